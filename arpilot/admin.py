@@ -1,0 +1,69 @@
+from django.contrib import admin, messages
+
+from arpilot import services
+from arpilot.models import IdempotencyKey, Membership, Organization, OrganizationAPIKey
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "currency", "timezone", "created_at"]
+    search_fields = ["name"]
+    list_filter = ["currency"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["role", "organization"]
+    search_fields = ["user__username", "user__email", "organization__name"]
+    list_select_related = ["user", "organization"]
+
+
+@admin.register(OrganizationAPIKey)
+class OrganizationAPIKeyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "prefix",
+        "organization",
+        "created",
+        "revoked",
+        "expiry_date",
+        "last_used_at",
+    ]
+    list_filter = ["revoked", "organization"]
+    search_fields = ["name", "prefix", "organization__name"]
+    list_select_related = ["organization"]
+    readonly_fields = ["prefix", "created", "last_used_at"]
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        api_key, key = services.api_key_create(organization=obj.organization, name=obj.name)
+        obj.pk = api_key.pk
+        self.message_user(
+            request,
+            f"The new API key is: {key} — copy it now, it is shown once.",
+            level=messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset.filter(revoked=False):
+            services.api_key_revoke(api_key=api_key)
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    list_display = ["key", "organization", "state", "response_status", "created_at"]
+    list_filter = ["state", "organization"]
+    search_fields = ["key"]
+    readonly_fields = [f.name for f in IdempotencyKey._meta.fields]
