@@ -19,6 +19,8 @@ class ArpilotConfig(AppConfig):
     verbose_name = "ARPilot"
 
     def ready(self) -> None:
+        from arpilot.api import schema  # noqa: F401  registers the OpenAPI auth extension
+
         if settings.ARPILOT_TASKS_IN_PROCESS and _serving_in_this_process():
             from arpilot import inprocess
             from arpilot.celery import app

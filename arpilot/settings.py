@@ -55,7 +55,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -63,6 +62,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+if PRODUCTION:  # runserver serves static files in development
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "arpilot.urls"
 WSGI_APPLICATION = "arpilot.wsgi.application"
@@ -139,6 +141,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "idempotency-keys-purge": {
         "task": "arpilot.tasks.idempotency_keys_purge",
         "schedule": timedelta(hours=1),
+    },
+    "webhooks-requeue-due": {
+        "task": "webhooks.tasks.requeue_due",
+        "schedule": timedelta(minutes=1),
     },
 }
 
@@ -217,13 +223,6 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/(api/v1|hermes/api/v1)",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "bearerAuth": {"type": "http", "scheme": "bearer", "description": "ARPilot API key"}
-        }
-    },
-    "SECURITY": [{"bearerAuth": []}],
-    "DISABLE_ERRORS_AND_WARNINGS": not DEBUG,
 }
 
 # --- ARPilot ------------------------------------------------------------------------------
@@ -232,6 +231,9 @@ ARPILOT_IDEMPOTENCY_STALE_AFTER = timedelta(minutes=5)
 # Called with the new organization when one is created (by dotted path, so arpilot/ imports
 # no domain app): each app seeds what a new organization needs.
 ARPILOT_ORGANIZATION_SETUP: list[str] = []
+# Called with the customer inside customer_delete's transaction, before it is deleted: each
+# app removes what may go with it or raises arpilot.errors.Conflict for what may not.
+ARPILOT_CUSTOMER_DELETE_HOOKS: list[str] = []
 # Webhooks may target plain-HTTP and loopback URLs only where this is on (tests, local dev).
 ARPILOT_WEBHOOKS_ALLOW_INSECURE = env_bool("ARPILOT_WEBHOOKS_ALLOW_INSECURE", False)
 if PRODUCTION and ARPILOT_WEBHOOKS_ALLOW_INSECURE:

@@ -33,7 +33,10 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "non_field_errors" and prefix:
+                name = prefix
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
             fields.update(flatten_errors(value, name))
     elif isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):

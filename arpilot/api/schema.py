@@ -1,5 +1,6 @@
 """OpenAPI generation that matches what the API really sends: envelopes, errors, headers."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -147,3 +148,11 @@ class ArpilotAutoSchema(AutoSchema):
                 },
             )
         return responses
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "arpilot.api.authentication.ApiKeyAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "ARPilot API key (arp_…)"}
