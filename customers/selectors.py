@@ -20,7 +20,11 @@ def contact_list(*, organization):
 
 
 def tag_list(*, organization):
-    return Tag.objects.for_org(organization).annotate(customer_count=Count("customers"))
+    return (
+        Tag.objects.for_org(organization)
+        .annotate(customer_count=Count("customers"))
+        .order_by("name", "id")
+    )
 
 
 def tag_detail(*, organization):

@@ -2,7 +2,7 @@
 
 import uuid
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from rest_framework import status as http_status
 from rest_framework import viewsets
 from rest_framework.response import Response
@@ -73,12 +73,18 @@ class OrgScopedViewSet(OrgScopedAPIMixin, viewsets.GenericViewSet):
         return queryset
 
     def get_object(self):
+        """The object by id within the organization; list filters do not apply here."""
         lookup = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
         try:
             uuid.UUID(str(lookup))
         except ValueError:
             raise NotFound("Not found.") from None
-        return super().get_object()
+        try:
+            obj = self.get_queryset().get(**{self.lookup_field: lookup})
+        except ObjectDoesNotExist:
+            raise NotFound("Not found.") from None
+        self.check_object_permissions(self.request, obj)
+        return obj
 
     def get_serializer_class(self):
         return self.input_serializers.get(self.action, self.serializer_class)
