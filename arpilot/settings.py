@@ -142,15 +142,6 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "arpilot.tasks.idempotency_keys_purge",
         "schedule": timedelta(hours=1),
     },
-    # Hourly, so each customer timezone's midnight is picked up within the hour.
-    "receivables-invoices-mark-overdue": {
-        "task": "receivables.tasks.invoices_mark_overdue",
-        "schedule": timedelta(hours=1),
-    },
-    "webhooks-requeue-due": {
-        "task": "webhooks.tasks.requeue_due",
-        "schedule": timedelta(minutes=1),
-    },
 }
 
 # --- Auth, i18n, static -------------------------------------------------------------------
@@ -235,14 +226,10 @@ ARPILOT_IDEMPOTENCY_TTL = timedelta(hours=48)
 ARPILOT_IDEMPOTENCY_STALE_AFTER = timedelta(minutes=5)
 # Called with the new organization when one is created (by dotted path, so arpilot/ imports
 # no domain app): each app seeds what a new organization needs.
-ARPILOT_ORGANIZATION_SETUP: list[str] = [
-    "receivables.services.organization_ledger_setup",
-]
+ARPILOT_ORGANIZATION_SETUP: list[str] = []
 # Called with the customer inside customer_delete's transaction, before it is deleted: each
 # app removes what may go with it or raises arpilot.errors.Conflict for what may not.
-ARPILOT_CUSTOMER_DELETE_HOOKS: list[str] = [
-    "receivables.services.customer_delete_hook",
-]
+ARPILOT_CUSTOMER_DELETE_HOOKS: list[str] = []
 # Webhooks may target plain-HTTP and loopback URLs only where this is on (tests, local dev).
 ARPILOT_WEBHOOKS_ALLOW_INSECURE = env_bool("ARPILOT_WEBHOOKS_ALLOW_INSECURE", False)
 if PRODUCTION and ARPILOT_WEBHOOKS_ALLOW_INSECURE:
