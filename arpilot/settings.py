@@ -184,11 +184,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"api_key": ARPILOT_API_RATE},
     "DEFAULT_PAGINATION_CLASS": "arpilot.api.pagination.PagePagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "arpilot.api.parsers.DecimalJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only; the file-import endpoint declares its own multipart parser.
+    "DEFAULT_PARSER_CLASSES": ["arpilot.api.parsers.DecimalJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "arpilot.api.schema.ArpilotAutoSchema",
     "EXCEPTION_HANDLER": "arpilot.api.exceptions.api_exception_handler",

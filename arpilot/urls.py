@@ -19,5 +19,7 @@ urlpatterns = [
     path("", views.home, name="home"),
 ]
 
+handler400 = "arpilot.views.handler400"
+handler403 = "arpilot.views.handler403"
 handler404 = "arpilot.views.handler404"
 handler500 = "arpilot.views.handler500"

@@ -1,7 +1,7 @@
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 
 from arpilot.api.exceptions import error_body
 
@@ -10,6 +10,18 @@ API_PREFIXES = ("/api/", "/hermes/")
 
 def _is_api(request) -> bool:
     return request.path.startswith(API_PREFIXES)
+
+
+def handler400(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body(400, "Bad request."), status=400)
+    return bad_request(request, exception)
+
+
+def handler403(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body(403, "Forbidden."), status=403)
+    return permission_denied(request, exception)
 
 
 def handler404(request, exception=None):

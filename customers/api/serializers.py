@@ -10,6 +10,7 @@ SEED_ALIASES = {"/contacts": "contacts", "/tags": "tags"}
 # --- output -----------------------------------------------------------------------------------
 class ContactSerializer(serializers.ModelSerializer):
     customer_id = serializers.UUIDField(read_only=True)
+    email = serializers.CharField(read_only=True, help_text="Email address; empty when none")
 
     class Meta:
         model = Contact
