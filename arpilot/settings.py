@@ -227,6 +227,8 @@ ARPILOT_ORGANIZATION_SETUP: list[str] = []
 # Called with the customer inside customer_delete's transaction, before it is deleted: each
 # app removes what may go with it or raises arpilot.errors.Conflict for what may not.
 ARPILOT_CUSTOMER_DELETE_HOOKS: list[str] = []
+# Receivers of arpilot.hooks.money_event (the reconciliation app's accounting changes).
+ARPILOT_MONEY_EVENT_HANDLERS: list[str] = []
 # Webhooks may target plain-HTTP and loopback URLs only where this is on (tests, local dev).
 ARPILOT_WEBHOOKS_ALLOW_INSECURE = env_bool("ARPILOT_WEBHOOKS_ALLOW_INSECURE", False)
 if PRODUCTION and ARPILOT_WEBHOOKS_ALLOW_INSECURE:
