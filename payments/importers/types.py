@@ -1,0 +1,67 @@
+"""Value types shared by the bank-file parsers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+FORMAT_CSV = "csv"
+FORMAT_OFX = "ofx"
+FORMAT_CAMT053 = "camt053"
+FORMAT_BAI2 = "bai2"
+FORMATS = (FORMAT_CSV, FORMAT_OFX, FORMAT_CAMT053, FORMAT_BAI2)
+
+# The largest amount a payment row can hold: DecimalField(max_digits=14, decimal_places=2).
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read as a bank file (the API answers 400)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(slots=True)
+class BankTransaction:
+    """One incoming payment (a credit to the receiving account) read from a bank file.
+
+    Not frozen: building 100k frozen instances costs several times more.
+    """
+
+    line_number: int
+    bank_transaction_id: str | None
+    booking_date: date
+    amount: Decimal
+    currency: str | None
+    payer_name: str
+    reference: str
+    account: str | None
+    payment_method: str | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedLine:
+    """A line (record, entry) of the file that could not be read, with the reason why."""
+
+    line_number: int
+    reason: str
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """Everything read from one bank file."""
+
+    format: str
+    transactions: list[BankTransaction] = field(default_factory=list)
+    rejected: list[RejectedLine] = field(default_factory=list)
+    debits_skipped: int = 0
+    account: str | None = None
+    currency: str | None = None
+
+    def reject(self, line_number: int, reason: str) -> None:
+        self.rejected.append(RejectedLine(line_number, f"line {line_number}: {reason}"))
