@@ -142,6 +142,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "arpilot.tasks.idempotency_keys_purge",
         "schedule": timedelta(hours=1),
     },
+    # Hourly, so each customer timezone's midnight is picked up within the hour.
+    "receivables-invoices-mark-overdue": {
+        "task": "receivables.tasks.invoices_mark_overdue",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 # --- Auth, i18n, static -------------------------------------------------------------------
@@ -212,7 +217,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "AccountTypeEnum": "receivables.models.Account.Type",
+        "AplosContactTypeEnum": "receivables.models.AplosContact.Type",
+        "InvoiceStatusEnum": "receivables.models.Invoice.Status",
+    },
     "SCHEMA_PATH_PREFIX": r"/(api/v1|hermes/api/v1)",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
@@ -223,10 +232,14 @@ ARPILOT_IDEMPOTENCY_TTL = timedelta(hours=48)
 ARPILOT_IDEMPOTENCY_STALE_AFTER = timedelta(minutes=5)
 # Called with the new organization when one is created (by dotted path, so arpilot/ imports
 # no domain app): each app seeds what a new organization needs.
-ARPILOT_ORGANIZATION_SETUP: list[str] = []
+ARPILOT_ORGANIZATION_SETUP: list[str] = [
+    "receivables.services.organization_ledger_setup",
+]
 # Called with the customer inside customer_delete's transaction, before it is deleted: each
 # app removes what may go with it or raises arpilot.errors.Conflict for what may not.
-ARPILOT_CUSTOMER_DELETE_HOOKS: list[str] = []
+ARPILOT_CUSTOMER_DELETE_HOOKS: list[str] = [
+    "receivables.services.customer_delete_hook",
+]
 # Receivers of arpilot.hooks.money_event (the reconciliation app's accounting changes).
 ARPILOT_MONEY_EVENT_HANDLERS: list[str] = []
 # Webhooks may target plain-HTTP and loopback URLs only where this is on (tests, local dev).

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("payments.api.urls")),
     path("api/v1/", include("reconciliation.api.urls")),
     path("api/v1/", include("webhooks.api.urls")),
+    path("hermes/api/v1/", include("receivables.aplos.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("", views.home, name="home"),
 ]

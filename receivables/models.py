@@ -1,0 +1,328 @@
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+
+from arpilot.models import OrgQuerySet, OrgScopedModel
+
+ZERO = Decimal("0.00")
+
+
+def money_field(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+
+
+class Account(OrgScopedModel):
+    """A general-ledger account of the organization's chart of accounts."""
+
+    class Type(models.TextChoices):
+        ASSET = "asset", "Asset"
+        LIABILITY = "liability", "Liability"
+        EQUITY = "equity", "Equity"
+        INCOME = "income", "Income"
+        EXPENSE = "expense", "Expense"
+
+    class Role(models.TextChoices):
+        """The account ARPilot posts to by default for each purpose (one per organization)."""
+
+        CASH = "cash", "Default cash"
+        RECEIVABLE = "receivable", "Default accounts receivable"
+        REVENUE = "revenue", "Default revenue"
+
+    account_number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=16, choices=Type.choices)
+    role = models.CharField(max_length=16, choices=Role.choices, null=True, blank=True)
+
+    class Meta:
+        ordering = ["account_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "account_number"], name="account_number_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "role"],
+                condition=Q(role__isnull=False),
+                name="account_role_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_number} {self.name}"
+
+
+class Fund(models.Model):
+    """A fund (restricted or general) that lines and ledger postings belong to."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        "arpilot.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    name = models.CharField(max_length=200)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="fund_name_unique"),
+            models.UniqueConstraint(
+                fields=["organization"], condition=Q(is_default=True), name="fund_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReceivablesCounter(models.Model):
+    """The last Aplos-face integer id handed out to an invoice of the organization."""
+
+    organization = models.OneToOneField(
+        "arpilot.Organization", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    last_invoice_aplos_id = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.last_invoice_aplos_id}"
+
+
+class AplosContact(models.Model):
+    """The integer id (and Aplos contact type) a customer has on the Aplos face."""
+
+    class Type(models.TextChoices):
+        COMPANY = "company", "Company"
+        INDIVIDUAL = "individual", "Individual"
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        "arpilot.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="aplos_contact"
+    )
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.COMPANY)
+
+    objects = OrgQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.id} → {self.customer_id}"
+
+
+class InvoiceQuerySet(OrgQuerySet):
+    def open(self):
+        return self.filter(status__in=Invoice.OPEN_STATUSES)
+
+
+class Invoice(OrgScopedModel):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING = "pending", "Pending"
+        PARTIAL = "partial", "Partially paid"
+        PAID = "paid", "Paid"
+        OVERDUE = "overdue", "Overdue"
+        VOID = "void", "Void"
+
+    OPEN_STATUSES = (Status.PENDING, Status.PARTIAL, Status.OVERDUE)
+    ISSUED_STATUSES = (Status.PENDING, Status.PARTIAL, Status.OVERDUE, Status.PAID)
+
+    aplos_id = models.PositiveBigIntegerField(editable=False)
+    invoice_number = models.CharField(max_length=100)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.RESTRICT, related_name="invoices"
+    )
+    customer_name = models.CharField(max_length=255, blank=True, default="")
+    customer_address = models.TextField(blank=True, default="")
+    amount = money_field()
+    amount_due = money_field()
+    issue_date = models.DateField()
+    due_date = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    notes = models.TextField(blank=True, default="")
+    ar_account = models.ForeignKey(Account, on_delete=models.RESTRICT, related_name="+")
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvoiceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-issue_date", "-created_at"]
+        indexes = [
+            models.Index(
+                fields=["organization", "status", "-issue_date", "-created_at"],
+                name="invoice_org_status_issued",
+            ),
+            models.Index(
+                fields=["organization", "-issue_date", "-created_at"], name="invoice_org_issued"
+            ),
+            models.Index(fields=["organization", "customer"], name="invoice_org_customer"),
+            models.Index(fields=["status", "due_date"], name="invoice_status_due"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "invoice_number"], name="invoice_number_unique"
+            ),
+            models.UniqueConstraint(fields=["organization", "aplos_id"], name="invoice_aplos_id"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="invoice_amount_nonneg"),
+            models.CheckConstraint(
+                condition=Q(amount_due__gte=0) & Q(amount_due__lte=F("amount")),
+                name="invoice_amount_due_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "pending", "partial", "paid", "overdue", "void"]),
+                name="invoice_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.invoice_number
+
+    @property
+    def amount_paid(self) -> Decimal:
+        return self.amount - self.amount_due
+
+    @property
+    def rendered_customer_name(self) -> str:
+        return self.customer_name or self.customer.company_name
+
+    @property
+    def rendered_customer_address(self) -> str:
+        return self.customer_address or self.customer.address
+
+
+class InvoiceLine(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        "arpilot.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(default=0)
+    amount = money_field()
+    note = models.CharField(max_length=500, blank=True, default="")
+    account = models.ForeignKey(Account, on_delete=models.RESTRICT, related_name="+")
+    fund = models.ForeignKey(Fund, on_delete=models.RESTRICT, related_name="+")
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="invoice_line_amount_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} → {self.account_id}/{self.fund_id}"
+
+
+class InvoiceOfflinePayment(OrgScopedModel):
+    """Money received outside ARPilot's payment import (``external_payment_amount``,
+    the Aplos ``receive`` action, or a balance already paid when the invoice was created)."""
+
+    class Source(models.TextChoices):
+        EXTERNAL = "external", "External payment (API)"
+        APLOS_RECEIVE = "aplos_receive", "Aplos receive"
+        OPENING = "opening", "Paid before the invoice was recorded"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.RESTRICT, related_name="offline_payments")
+    amount = money_field()
+    received_date = models.DateField()
+    source = models.CharField(max_length=20, choices=Source.choices)
+    journal_entry = models.OneToOneField(
+        "receivables.JournalEntry", on_delete=models.RESTRICT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="offline_payment_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on {self.invoice_id}"
+
+
+class ImmutableQuerySet(OrgQuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Ledger rows are immutable; post a reversal instead.")
+
+    def delete(self):
+        raise TypeError("Ledger rows are immutable; post a reversal instead.")
+
+
+class JournalEntry(OrgScopedModel):
+    """A balanced double-entry posting; never changed or deleted once written."""
+
+    class Kind(models.TextChoices):
+        ISSUE = "issue", "Invoice issued"
+        ISSUE_REVERSAL = "issue_reversal", "Issue reversed (changed, voided or deleted)"
+        PAYMENT = "payment", "Money received"
+        PAYMENT_REVERSAL = "payment_reversal", "Money received reversed"
+
+    MONEY_KINDS = (Kind.PAYMENT, Kind.PAYMENT_REVERSAL)
+
+    date = models.DateField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    memo = models.CharField(max_length=500, blank=True, default="")
+    source = models.CharField(max_length=40, blank=True, default="")
+    # SET_NULL: deleting an invoice that never moved money keeps its (reversed) entries.
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.SET_NULL, null=True, blank=True, related_name="journal_entries"
+    )
+    reverses = models.OneToOneField(
+        "self", on_delete=models.RESTRICT, null=True, blank=True, related_name="reversed_by"
+    )
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name_plural = "journal entries"
+        indexes = [models.Index(fields=["invoice", "kind"], name="journal_entry_invoice_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.kind} {self.memo}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Journal entries are immutable; post a reversal instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Journal entries are immutable; post a reversal instead.")
+
+
+class JournalLine(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        "arpilot.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    entry = models.ForeignKey(JournalEntry, on_delete=models.RESTRICT, related_name="lines")
+    account = models.ForeignKey(Account, on_delete=models.RESTRICT, related_name="+")
+    fund = models.ForeignKey(Fund, on_delete=models.RESTRICT, related_name="+")
+    debit = money_field(default=ZERO)
+    credit = money_field(default=ZERO)
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "fund"], name="journal_line_account_fund")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(debit__gt=0) & Q(credit=0)) | (Q(credit__gt=0) & Q(debit=0)),
+                name="journal_line_one_side",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} Dr {self.debit} Cr {self.credit}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Journal lines are immutable; post a reversal instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Journal lines are immutable; post a reversal instead.")

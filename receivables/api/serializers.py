@@ -1,0 +1,246 @@
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from customers.models import Customer
+from receivables.models import Account, Fund, Invoice
+from receivables.rendering import render_invoice
+from receivables.services import LineSpec, default_account, default_fund
+
+
+def money(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0"), **kwargs
+    )
+
+
+def money_out(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
+
+
+# --- output -----------------------------------------------------------------------------
+
+
+class AccountRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    account_number = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class FundRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class InvoiceLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    amount = money_out()
+    note = serializers.CharField(read_only=True)
+    account = AccountRefSerializer(read_only=True)
+    fund = FundRefSerializer(read_only=True)
+
+
+class InvoiceSerializer(serializers.Serializer):
+    """An invoice. ``customer_name``/``customer_address`` are the rendered values: the
+    invoice's override, or else the customer's. ``status`` is derived from the money and the
+    due date (in the customer's timezone)."""
+
+    id = serializers.UUIDField(read_only=True)
+    invoice_number = serializers.CharField(read_only=True)
+    customer_id = serializers.UUIDField(read_only=True)
+    customer_name = serializers.CharField(read_only=True)
+    customer_address = serializers.CharField(read_only=True)
+    amount = money_out()
+    amount_due = money_out(help_text="Open balance")
+    amount_paid = money_out(help_text="amount minus amount_due")
+    issue_date = serializers.DateField(read_only=True)
+    due_date = serializers.DateField(read_only=True)
+    status = serializers.ChoiceField(choices=Invoice.Status.choices, read_only=True)
+    notes = serializers.CharField(read_only=True)
+    ar_account = AccountRefSerializer(read_only=True, help_text="The receivable account")
+    lines = InvoiceLineSerializer(many=True, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance):
+        return render_invoice(instance)
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(
+        choices=Account.Role.choices,
+        allow_null=True,
+        read_only=True,
+        help_text="Set on the accounts ARPilot posts to by default",
+    )
+
+    class Meta:
+        model = Account
+        fields = ["id", "account_number", "name", "type", "role", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class FundSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Fund
+        fields = ["id", "name", "is_default", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+# --- input ------------------------------------------------------------------------------
+
+
+class InvoiceLineInputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(
+        required=False, help_text="On update: the line to change (omit to add or reuse)"
+    )
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    account_id = serializers.UUIDField(required=False, help_text="GL account (or account_number)")
+    account_number = serializers.IntegerField(
+        required=False, min_value=0, max_value=2147483647, help_text="GL account number"
+    )
+    fund_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Fund (default: General Fund)"
+    )
+
+    def validate(self, attrs):
+        if "amount" not in attrs:  # the update serializer validates partially
+            raise serializers.ValidationError({"amount": ["This field is required."]})
+        organization = self.context["organization"]
+        accounts = Account.objects.for_org(organization)
+        if "account_id" in attrs:
+            account = accounts.filter(pk=attrs["account_id"]).first()
+            if account is None:
+                raise serializers.ValidationError({"account_id": ["Unknown account."]})
+        elif "account_number" in attrs:
+            account = accounts.filter(account_number=attrs["account_number"]).first()
+            if account is None:
+                raise serializers.ValidationError(
+                    {"account_number": [f"Unknown account number {attrs['account_number']}."]}
+                )
+        else:
+            account = default_account(organization, Account.Role.REVENUE)
+        if "fund_id" in attrs:
+            fund = Fund.objects.for_org(organization).filter(pk=attrs["fund_id"]).first()
+            if fund is None:
+                raise serializers.ValidationError(
+                    {"fund_id": [f"Unknown fund {attrs['fund_id']}."]}
+                )
+        else:
+            fund = default_fund(organization)
+        return LineSpec(
+            amount=attrs["amount"],
+            note=attrs.get("note", ""),
+            account=account,
+            fund=fund,
+            id=attrs.get("id"),
+        )
+
+
+class CustomerIdField(serializers.UUIDField):
+    """A customer UUID of the caller's organization, resolved to the Customer."""
+
+    def to_internal_value(self, data):
+        pk = super().to_internal_value(data)
+        customer = Customer.objects.for_org(self.context["organization"]).filter(pk=pk).first()
+        if customer is None:
+            raise serializers.ValidationError("Unknown customer.")
+        return customer
+
+
+STATUS_HELP = (
+    "Derived from the money and dates; an explicit value must agree with them (400 "
+    "otherwise). `draft` creates an unissued invoice; `pending` means open (it issues a "
+    "draft); `paid` needs amount_due 0; `void` voids (409 once money was received)."
+)
+
+
+@extend_schema_field({"type": "string", "format": "uuid"})
+class _CustomerIdSchema(CustomerIdField):
+    pass
+
+
+class InvoiceCreateSerializer(serializers.Serializer):
+    invoice_number = serializers.CharField(max_length=100, help_text="Unique invoice number")
+    customer_id = _CustomerIdSchema(help_text="UUID of an existing customer in your account")
+    amount = money(
+        required=False, help_text="Total invoice amount (required unless lines are given)"
+    )
+    due_date = serializers.DateField(help_text="Payment due date")
+    customer_name = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, help_text="Override customer name"
+    )
+    customer_address = serializers.CharField(
+        required=False, allow_blank=True, help_text="Override address"
+    )
+    amount_due = money(
+        required=False,
+        help_text="Remaining balance (defaults to amount; less records the difference as paid)",
+    )
+    issue_date = serializers.DateField(required=False, help_text="Issue date (defaults to today)")
+    status = serializers.ChoiceField(
+        choices=Invoice.Status.choices, required=False, help_text=STATUS_HELP
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, help_text="Internal notes")
+    lines = InvoiceLineInputSerializer(
+        many=True,
+        required=False,
+        allow_empty=False,
+        help_text="Invoice lines; amount must equal their sum. Default: one revenue line.",
+    )
+
+
+class InvoiceUpdateSerializer(serializers.Serializer):
+    invoice_number = serializers.CharField(max_length=100, required=False)
+    customer_id = _CustomerIdSchema(
+        required=False, help_text="Move the invoice to another customer (no money received yet)"
+    )
+    customer_name = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, help_text="Customer display name"
+    )
+    customer_address = serializers.CharField(
+        required=False, allow_blank=True, help_text="Customer billing address"
+    )
+    amount = money(required=False, help_text="Total amount (no money received yet)")
+    amount_due = money(
+        required=False,
+        help_text="Remaining balance: lowering it records the difference as paid offline",
+    )
+    issue_date = serializers.DateField(required=False)
+    due_date = serializers.DateField(required=False, help_text="Due date")
+    status = serializers.ChoiceField(
+        choices=Invoice.Status.choices, required=False, help_text=STATUS_HELP
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, help_text="Internal notes")
+    external_payment_amount = money(
+        required=False,
+        help_text=(
+            "Amount paid via external/offline methods: recorded as its own payment, lowers "
+            "amount_due, cannot exceed it"
+        ),
+    )
+    lines = InvoiceLineInputSerializer(
+        many=True, required=False, allow_empty=False, help_text="Replaces all lines"
+    )
+
+
+class AccountCreateSerializer(serializers.Serializer):
+    account_number = serializers.IntegerField(min_value=0, max_value=2147483647)
+    name = serializers.CharField(max_length=200)
+    type = serializers.ChoiceField(choices=Account.Type.choices)
+
+
+class AccountUpdateSerializer(serializers.Serializer):
+    account_number = serializers.IntegerField(min_value=0, max_value=2147483647, required=False)
+    name = serializers.CharField(max_length=200, required=False)
+    type = serializers.ChoiceField(choices=Account.Type.choices, required=False)
+
+
+class FundCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+
+
+class FundUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)

@@ -1,0 +1,122 @@
+from rest_framework import status
+
+from arpilot.api.views import ListModelMixin, OrgScopedViewSet, RetrieveModelMixin
+from arpilot.errors import NotFound
+from receivables import selectors, services
+from receivables.api import serializers as s
+from receivables.api.renderers import OrjsonRenderer
+from receivables.filters import InvoiceFilterSet
+from receivables.rendering import render_invoice_row
+
+
+class InvoiceViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
+    """Invoices, newest issue date first.
+
+    `status` is derived: `pending` (open, nothing received), `partial`, `paid`
+    (amount_due 0), `overdue` (open and due before today in the customer's timezone, from
+    the moment that is true), `draft` (not issued: no ledger entry, no money) and `void`.
+    An explicit status must agree with the money (`pending` is accepted for any open
+    invoice and issues a draft). Every update carrying `external_payment_amount` records
+    one offline payment (its own row and ledger entry); lowering `amount_due` does the same
+    for the difference. Amount, lines, customer and receivable account can change only
+    while no money has been received (409 after); `status: "void"` voids an invoice that
+    has received none (409 otherwise). Lines: the amount is their sum (400 otherwise);
+    without lines an invoice gets one line to the default revenue account and fund.
+    """
+
+    serializer_class = s.InvoiceSerializer
+    input_serializers = {
+        "create": s.InvoiceCreateSerializer,
+        "partial_update": s.InvoiceUpdateSerializer,
+        "update": s.InvoiceUpdateSerializer,
+    }
+    filterset_class = InvoiceFilterSet
+    renderer_classes = [OrjsonRenderer]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def scoped_queryset(self, organization):
+        return selectors.invoice_list(organization=organization)
+
+    def list(self, request, *args, **kwargs):
+        rows = self.paginate_queryset(
+            selectors.invoice_rows(self.filter_queryset(self.get_queryset()))
+        )
+        lines = selectors.invoice_line_rows([row[0] for row in rows]) if rows else {}
+        data = [render_invoice_row(row, lines.get(row[0], [])) for row in rows]
+        return self.get_paginated_response(data)
+
+    def create(self, request, *args, **kwargs):
+        data = dict(self.get_input())
+        invoice = services.invoice_create(
+            organization=self.organization,
+            customer=data.pop("customer_id"),
+            lines=data.pop("lines", None),
+            **data,
+        )
+        return self.respond(self.reload(invoice), status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        invoice = self.get_object()
+        data = dict(self.get_input(partial=True))
+        if "customer_id" in data:
+            data["customer"] = data.pop("customer_id")
+        invoice = services.invoice_update(
+            invoice=invoice,
+            lines=data.pop("lines", None),
+            external_payment_amount=data.pop("external_payment_amount", None),
+            changes=data,
+        )
+        return self.respond(self.reload(invoice))
+
+    update = partial_update
+
+
+class AccountViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
+    """The chart of accounts (1000 Cash, 1100 Accounts Receivable and 4000 Revenue are seeded)."""
+
+    serializer_class = s.AccountSerializer
+    input_serializers = {
+        "create": s.AccountCreateSerializer,
+        "partial_update": s.AccountUpdateSerializer,
+    }
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def scoped_queryset(self, organization):
+        return selectors.account_list(organization=organization)
+
+    def create(self, request, *args, **kwargs):
+        account = services.account_create(organization=self.organization, **self.get_input())
+        return self.respond(account, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        account = services.account_update(account=self.get_object(), **self.get_input(partial=True))
+        return self.respond(account)
+
+
+class FundViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
+    """Funds (integer ids, as on the Aplos face); "General Fund" is seeded and the default."""
+
+    serializer_class = s.FundSerializer
+    input_serializers = {"create": s.FundCreateSerializer, "partial_update": s.FundUpdateSerializer}
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_regex = "[0-9]+"
+
+    def scoped_queryset(self, organization):
+        return selectors.fund_list(organization=organization)
+
+    def get_object(self):
+        lookup = str(self.kwargs["pk"])
+        if not lookup.isdigit() or int(lookup) > 2**63 - 1:
+            raise NotFound("Not found.")
+        obj = self.get_queryset().filter(pk=int(lookup)).first()
+        if obj is None:
+            raise NotFound("Not found.")
+        return obj
+
+    def create(self, request, *args, **kwargs):
+        fund = services.fund_create(organization=self.organization, **self.get_input())
+        return self.respond(fund, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        fund = services.fund_update(fund=self.get_object(), **self.get_input(partial=True))
+        return self.respond(fund)
