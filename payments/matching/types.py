@@ -1,0 +1,83 @@
+"""Plain data passed into and out of the matching engine."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from payments.matching.normalize import name_form
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInvoice:
+    """An invoice with money still owed, with what matching needs of its customer."""
+
+    id: Hashable
+    invoice_number: str
+    customer_id: Hashable
+    customer_name: str
+    customer_external_id: str | None
+    contact_names: tuple[str, ...]
+    open_balance: Decimal
+    issue_date: date
+    due_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentInput:
+    """A received payment not yet (fully) applied."""
+
+    id: Hashable
+    amount: Decimal
+    payment_date: date
+    payer_name: str | None = None
+    reference: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A candidate application: these invoices, this much money, how sure and why."""
+
+    invoice_ids: tuple[Hashable, ...]
+    amount: Decimal
+    score: float
+    reasons: list[str]
+    customer_id: Hashable = None
+
+
+@dataclass(frozen=True, slots=True)
+class AutoApplyDecision:
+    apply: bool
+    suggestion: Suggestion | None
+    reason: str
+
+
+@dataclass
+class PayerHistory:
+    """What clerks matched before: normalized payer name → how often each customer was paid."""
+
+    counts: dict[str, Counter] = field(default_factory=dict)
+
+    @classmethod
+    def from_matches(cls, matches: Iterable[tuple[str | None, Hashable]]) -> PayerHistory:
+        """Build from (payer_name, customer_id) pairs of past applications."""
+        history = cls()
+        for payer_name, customer_id in matches:
+            history.add(payer_name, customer_id)
+        return history
+
+    def add(self, payer_name: str | None, customer_id: Hashable, times: int = 1) -> None:
+        key = name_form(payer_name).full
+        if key:
+            self.counts.setdefault(key, Counter())[customer_id] += times
+
+    def customers_for(self, payer_name: str | None) -> list[tuple[Hashable, int]]:
+        """Customers this payer paid before, most often first."""
+        counter = self.counts.get(name_form(payer_name).full)
+        if not counter:
+            return []
+        return sorted(counter.items(), key=lambda item: (-item[1], str(item[0])))
