@@ -136,6 +136,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "arpilot"
 CELERY_TIMEZONE = "UTC"
+# Keep a worker's database connection across tasks (Celery closes it after each by default).
+CELERY_DB_REUSE_MAX = 1000
 # The whole periodic schedule, in one place; every app's periodic task is listed here.
 CELERY_BEAT_SCHEDULE: dict = {
     "idempotency-keys-purge": {
@@ -146,6 +148,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "receivables-invoices-mark-overdue": {
         "task": "receivables.tasks.invoices_mark_overdue",
         "schedule": timedelta(hours=1),
+    },
+    "webhooks-requeue-due": {
+        "task": "webhooks.tasks.requeue_due",
+        "schedule": timedelta(minutes=1),
     },
 }
 

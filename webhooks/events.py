@@ -1,0 +1,33 @@
+"""The event catalogue: every event type ARPilot emits, and what its ``data`` carries.
+
+Every delivery body is ``{"id": <event uuid>, "type": <event type>, "created_at": <ISO 8601>,
+"data": {...}}``; ``id`` is also the ``webhook-id`` header, the same on every retry.
+"""
+
+EVENT_TYPES: dict[str, str] = {
+    "customer.created": "A customer was created. `data`: the customer as the API renders it.",
+    "customer.updated": "A customer, its contacts or its tags changed. `data`: the customer.",
+    "customer.deleted": "A customer was deleted. `data`: `{id, company_name, external_id}`.",
+    "invoice.created": "An invoice was created. `data`: the invoice as the API renders it.",
+    "invoice.updated": "An invoice changed. `data`: the invoice.",
+    "invoice.paid": "An invoice's amount due reached zero. `data`: the invoice.",
+    "invoice.overdue": "An open invoice passed its due date. `data`: the invoice.",
+    "invoice.voided": "An invoice was voided. `data`: the invoice.",
+    "payment.imported": "A payment was imported. `data`: the payment as the API renders it.",
+    "payment.applied": "A payment was applied to an invoice. `data`: the payment.",
+    "payment.unapplied": "A payment's allocation was removed. `data`: the payment.",
+    "payment.reviewed": "A payment was marked reviewed. `data`: the payment.",
+    "accounting_change.approved": "An accounting change was approved. `data`: the change.",
+    "accounting_change.synced": "An accounting change was marked synced. `data`: the change.",
+    "accounting_change.failed": "An accounting change failed to sync. `data`: the change.",
+    "webhook.test": "Sent by `POST /api/v1/webhooks/{id}/test` to that endpoint only. "
+    "`data`: `{endpoint_id, message}`.",
+}
+
+ALL_EVENTS = "*"
+
+
+def catalogue_markdown() -> str:
+    """The catalogue as a Markdown list, for the OpenAPI description."""
+    lines = [f"- `{name}`: {text}" for name, text in EVENT_TYPES.items()]
+    return "\n".join(lines)
