@@ -7,15 +7,20 @@ from arpilot.errors import ValidationFailed
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
+MAX_PAGE = 2**31 - 1  # far past any end; keeps page numbers JSON- and SQL-safe
 
 
-def positive_int_param(request, name: str, default: int) -> int:
+def positive_int_param(request, name: str, default: int, maximum: int | None = None) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
         raise ValidationFailed(
             f"{name} must be a positive integer.", fields={name: ["Must be a positive integer."]}
+        )
+    if maximum is not None and int(raw) > maximum:
+        raise ValidationFailed(
+            f"{name} must be at most {maximum}.", fields={name: [f"Must be at most {maximum}."]}
         )
     return int(raw)
 
@@ -24,8 +29,10 @@ class PagePagination(BasePagination):
     """``page``/``per_page`` (default 25, capped at 100); a page past the end is empty."""
 
     def paginate_queryset(self, queryset, request, view=None):
-        self.page = positive_int_param(request, "page", 1)
-        self.per_page = min(positive_int_param(request, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
+        self.page = positive_int_param(request, "page", 1, MAX_PAGE)
+        self.per_page = min(
+            positive_int_param(request, "per_page", DEFAULT_PER_PAGE, MAX_PAGE), MAX_PER_PAGE
+        )
         self.total = queryset.count()
         start = (self.page - 1) * self.per_page
         if start >= self.total:
@@ -71,13 +78,18 @@ class PagePagination(BasePagination):
                 "in": "query",
                 "required": False,
                 "description": "Page number (1-based); a page past the end is empty.",
-                "schema": {"type": "integer", "minimum": 1, "default": 1},
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
             },
             {
                 "name": "per_page",
                 "in": "query",
                 "required": False,
                 "description": "Items per page; values above 100 are served as 100.",
-                "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_PER_PAGE},
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PAGE,
+                    "default": DEFAULT_PER_PAGE,
+                },
             },
         ]

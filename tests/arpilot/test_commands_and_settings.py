@@ -40,7 +40,7 @@ def test_create_api_key_reuses_an_existing_organization():
 
 def test_production_settings_pass_check_deploy():
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "ARPILOT_ENV": "production",
         "DJANGO_SECRET_KEY": "x7#kP2!vQ9@mL4$wR8^tY1&zN6*bC3(dF5)gH0-jK_sA+eU" + "q" * 10,
         "DJANGO_ALLOWED_HOSTS": "arpilot.example.com",
