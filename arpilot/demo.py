@@ -1,6 +1,10 @@
 """Believable demo data, built through the same services the API uses."""
 
 import random
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
 
 from customers import services as customer_services
 
@@ -63,7 +67,90 @@ def seed_customers(organization, *, small: bool = False) -> list:
     return customers
 
 
+AMOUNTS = ["450.00", "1200.00", "2375.50", "980.00", "5600.00", "310.25", "7425.00", "1890.00"]
+AGES = [0, 5, 10, 20, 35, 50, 70, 95, 130]
+
+
+def seed_invoices(organization, customers, *, small: bool = False) -> list:
+    """Open, overdue and part-paid invoices spread over the aging buckets."""
+    from receivables import services as receivables
+
+    rng = random.Random(7)
+    today = timezone.localdate()
+    invoices = []
+    number = 1000
+    for customer in customers:
+        for _ in range(rng.randint(1, 2) if small else rng.randint(2, 4)):
+            number += 1
+            issued = today - timedelta(days=rng.choice(AGES))
+            invoice = receivables.invoice_create(
+                organization=organization,
+                customer=customer,
+                invoice_number=f"INV-{number}",
+                amount=Decimal(rng.choice(AMOUNTS)),
+                issue_date=issued,
+                due_date=issued + timedelta(days=30),
+            )
+            if rng.random() < 0.15:
+                receivables.invoice_record_offline_payment(
+                    invoice=invoice, amount=(invoice.amount / 2).quantize(Decimal("0.01"))
+                )
+            invoices.append(invoice)
+    return invoices
+
+
+def seed_payments(organization, invoices, *, small: bool = False) -> list:
+    """Bank payments as they arrive: clean remittances, short-pays, combined payments,
+    and a few nobody can place; the matching engine then suggests and auto-applies."""
+    from payments import services as payments
+
+    rng = random.Random(11)
+    today = timezone.localdate()
+    created = []
+    for index, invoice in enumerate(rng.sample(invoices, min(len(invoices), 4 if small else 18))):
+        invoice.refresh_from_db()
+        name = invoice.customer.company_name
+        siblings = [
+            i
+            for i in invoices
+            if i.customer_id == invoice.customer_id and i.pk != invoice.pk and i.amount_due > 0
+        ]
+        kind = index % 5
+        if kind == 0:
+            amount, payer, reference = (
+                invoice.amount_due,
+                name.upper(),
+                f"INV {invoice.invoice_number.split('-')[1]} PAYMENT",
+            )
+        elif kind == 1:
+            amount, payer, reference = invoice.amount_due - Decimal("0.75"), name, "REMITTANCE"
+        elif kind == 2 and siblings:
+            amount = invoice.amount_due + siblings[0].amount_due
+            payer, reference = name, f"{invoice.invoice_number} {siblings[0].invoice_number}"
+        elif kind == 3:
+            amount, payer = invoice.amount_due, name.split()[0].upper() + " PAYABLES"
+            reference = f"REMIT {invoice.customer.external_id}"
+        else:
+            amount = Decimal(rng.choice(["500.00", "1000.00", "250.00"]))
+            payer, reference = rng.choice(["J SMITH", "ACCT 99812", "ONLINE TRANSFER"]), "TRANSFER"
+        created.append(
+            payments.payment_create(
+                organization=organization,
+                amount=amount,
+                payment_date=today - timedelta(days=index % 6),
+                payer_name=payer,
+                payer_reference=reference,
+                payment_method=rng.choice(["ach", "wire", "check"]),
+                external_payment_id=f"DEMO-{index + 1:04d}",
+            )
+        )
+    payments.payments_match(organization=organization, payment_ids=[p.pk for p in created])
+    return created
+
+
 def seed_organization(organization, *, small: bool = False) -> dict[str, int]:
-    """Seed every domain of ARPilot; returns what was created, by kind."""
+    """Seed every domain of ARPilot through its services; returns counts by kind."""
     customers = seed_customers(organization, small=small)
-    return {"customers": len(customers)}
+    invoices = seed_invoices(organization, customers, small=small)
+    payments = seed_payments(organization, invoices, small=small)
+    return {"customers": len(customers), "invoices": len(invoices), "payments": len(payments)}

@@ -149,8 +149,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "receivables.tasks.invoices_mark_overdue",
         "schedule": timedelta(hours=1),
     },
+    "payments-imports-requeue-stale": {
+        "task": "payments.tasks.imports_requeue_stale",
+        "schedule": timedelta(minutes=5),
+    },
     "webhooks-requeue-due": {
         "task": "webhooks.tasks.requeue_due",
+        "schedule": timedelta(minutes=1),
+    },
+    "reconciliation-sync-due": {
+        "task": "reconciliation.tasks.sync_due",
         "schedule": timedelta(minutes=1),
     },
 }
@@ -227,6 +235,10 @@ SPECTACULAR_SETTINGS = {
         "AccountTypeEnum": "receivables.models.Account.Type",
         "AplosContactTypeEnum": "receivables.models.AplosContact.Type",
         "InvoiceStatusEnum": "receivables.models.Invoice.Status",
+        "AccountingChangeStatusEnum": "reconciliation.models.AccountingChange.Status",
+        "AccountingChangeTypeEnum": "reconciliation.models.AccountingChange.ChangeType",
+        "PaymentStatusEnum": "payments.models.Payment.Status",
+        "PaymentImportStatusEnum": "payments.models.PaymentImport.Status",
     },
     "SCHEMA_PATH_PREFIX": r"/(api/v1|hermes/api/v1)",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -247,7 +259,14 @@ ARPILOT_CUSTOMER_DELETE_HOOKS: list[str] = [
     "receivables.services.customer_delete_hook",
 ]
 # Receivers of arpilot.hooks.money_event (the reconciliation app's accounting changes).
-ARPILOT_MONEY_EVENT_HANDLERS: list[str] = []
+ARPILOT_MONEY_EVENT_HANDLERS: list[str] = [
+    "reconciliation.services.change_record_from_event",
+]
+# Called as handler(organization=…, payment=…) inside payment_mark_reviewed's transaction when
+# a payment becomes reviewed (the reconciliation app approves its pending changes).
+ARPILOT_PAYMENT_REVIEWED_HANDLERS: list[str] = [
+    "reconciliation.services.changes_approve_for_payment",
+]
 # Webhooks may target plain-HTTP and loopback URLs only where this is on (tests, local dev).
 ARPILOT_WEBHOOKS_ALLOW_INSECURE = env_bool("ARPILOT_WEBHOOKS_ALLOW_INSECURE", False)
 if PRODUCTION and ARPILOT_WEBHOOKS_ALLOW_INSECURE:

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from arpilot import views
+from arpilot import views, workspace
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,7 +17,13 @@ urlpatterns = [
     path("api/v1/", include("webhooks.api.urls")),
     path("hermes/api/v1/", include("receivables.aplos.urls")),
     path("healthz", views.healthz, name="healthz"),
-    path("", views.home, name="home"),
+    # The clerk workspace (server-rendered pages; sign in at /accounts/login/).
+    path("workspace/organization", workspace.organization_switch, name="organization-switch"),
+    path("customers/", include("customers.urls")),
+    path("invoices/", include("receivables.urls")),
+    path("payments/", include("payments.urls")),
+    path("webhooks/", include("webhooks.urls")),
+    path("", include("reconciliation.urls")),
 ]
 
 handler400 = "arpilot.views.handler400"

@@ -1,6 +1,5 @@
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import redirect
 from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 
 from arpilot.api.exceptions import error_body
@@ -42,7 +41,3 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return HttpResponse("ok", content_type="text/plain")
-
-
-def home(request):
-    return redirect("api-docs")

@@ -6,8 +6,15 @@ from customers.models import Contact, Customer, CustomerTag, Tag
 class ContactInline(admin.TabularInline):
     model = Contact
     extra = 0
-    fields = ["contact_name", "email", "phone", "phone_type", "is_primary", "escalation_level",
-              "title"]
+    fields = [
+        "contact_name",
+        "email",
+        "phone",
+        "phone_type",
+        "is_primary",
+        "escalation_level",
+        "title",
+    ]
     ordering = ["escalation_level", "contact_name"]
 
 
@@ -39,8 +46,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
-    list_display = ["contact_name", "email", "phone", "customer", "is_primary",
-                    "escalation_level"]
+    list_display = ["contact_name", "email", "phone", "customer", "is_primary", "escalation_level"]
     list_filter = ["is_primary", "escalation_level", "organization"]
     search_fields = ["contact_name", "email", "phone", "customer__company_name"]
     list_select_related = ["customer"]

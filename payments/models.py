@@ -1,0 +1,309 @@
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+
+from arpilot.models import OrgQuerySet, OrgScopedModel
+
+ZERO = Decimal("0.00")
+
+
+def money_field(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+
+
+class PaymentSettings(models.Model):
+    """An organization's cash-application settings (created with defaults on first use)."""
+
+    organization = models.OneToOneField(
+        "arpilot.Organization", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    write_off_tolerance = money_field(
+        default=Decimal("1.00"), help_text="Largest short-payment a clerk may write off"
+    )
+    auto_apply_enabled = models.BooleanField(default=True)
+    auto_apply_threshold = models.DecimalField(
+        max_digits=4, decimal_places=3, default=Decimal("0.900")
+    )
+    auto_apply_margin = models.DecimalField(
+        max_digits=4, decimal_places=3, default=Decimal("0.150")
+    )
+    auto_apply_max_age_days = models.PositiveIntegerField(default=90)
+    write_off_account = models.ForeignKey(
+        "receivables.Account",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Expense account short-payment write-offs post to",
+    )
+
+    class Meta:
+        verbose_name = "payment settings"
+        verbose_name_plural = "payment settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(write_off_tolerance__gte=0), name="payment_settings_tolerance_nonneg"
+            ),
+            models.CheckConstraint(
+                condition=Q(auto_apply_threshold__gte=0) & Q(auto_apply_threshold__lte=1),
+                name="payment_settings_threshold_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(auto_apply_margin__gte=0) & Q(auto_apply_margin__lte=1),
+                name="payment_settings_margin_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payment settings of {self.organization_id}"
+
+
+class PaymentImport(OrgScopedModel):
+    """One uploaded bank file and the outcome of importing it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    format = models.CharField(max_length=16, blank=True, default="")
+    filename = models.CharField(max_length=255, blank=True, default="")
+    file_size = models.PositiveIntegerField(default=0)
+    data = models.BinaryField(editable=False, help_text="The uploaded file, zlib-compressed")
+    csv_mapping = models.JSONField(null=True, blank=True)
+    bank_account = models.CharField(max_length=100, blank=True, default="")
+    currency = models.CharField(max_length=3, blank=True, default="")
+    total = models.PositiveIntegerField(default=0, help_text="Credits read from the file")
+    processed = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    duplicates_count = models.PositiveIntegerField(default=0)
+    debits_skipped = models.PositiveIntegerField(default=0)
+    rejected = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]),
+                name="payment_import_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename or 'import'} ({self.status})"
+
+
+class PaymentQuerySet(OrgQuerySet):
+    def unmatched(self):
+        return self.filter(status=Payment.Status.UNMATCHED)
+
+
+class Payment(OrgScopedModel):
+    class Status(models.TextChoices):
+        UNMATCHED = "unmatched", "Unmatched"
+        PARTIALLY_APPLIED = "partially_applied", "Partially applied"
+        APPLIED = "applied", "Applied"
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        IMPORT = "import", "File import"
+
+    amount = money_field()
+    payment_date = models.DateField()
+    payment_method = models.CharField(max_length=100, blank=True, default="")
+    payer_name = models.CharField(max_length=255, blank=True, default="")
+    payer_reference = models.CharField(max_length=1000, blank=True, default="")
+    external_payment_id = models.CharField(max_length=255, blank=True, default="")
+    notes = models.TextField(blank=True, default="")
+    currency = models.CharField(max_length=3, blank=True, default="")
+    bank_account = models.CharField(max_length=100, blank=True, default="")
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNMATCHED)
+    applied_amount = money_field(default=ZERO)
+    written_off_amount = money_field(default=ZERO)
+    reviewed = models.BooleanField(default=False)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    auto_applied = models.BooleanField(default=False)
+    unapplied_by_clerk = models.BooleanField(
+        default=False, help_text="A clerk has taken money of this payment back (ever)"
+    )
+
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.API)
+    payment_import = models.ForeignKey(
+        PaymentImport, on_delete=models.SET_NULL, null=True, blank=True, related_name="payments"
+    )
+    line_number = models.PositiveIntegerField(null=True, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True, default="")
+
+    objects = PaymentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-payment_date", "-created_at"]
+        indexes = [
+            models.Index(
+                fields=["organization", "-payment_date", "-created_at"], name="payment_org_date"
+            ),
+            models.Index(fields=["organization", "status"], name="payment_org_status"),
+            models.Index(fields=["organization", "reviewed"], name="payment_org_reviewed"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_payment_id"],
+                condition=~Q(external_payment_id=""),
+                name="payment_external_id_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "fingerprint"],
+                condition=~Q(fingerprint=""),
+                name="payment_fingerprint_unique",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(applied_amount__gte=0) & Q(applied_amount__lte=F("amount")),
+                name="payment_applied_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(written_off_amount__gte=0), name="payment_written_off_nonneg"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["unmatched", "partially_applied", "applied"]),
+                name="payment_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} from {self.payer_name or '?'} on {self.payment_date}"
+
+    @property
+    def unapplied_amount(self) -> Decimal:
+        return self.amount - self.applied_amount
+
+    def derived_status(self) -> str:
+        if self.applied_amount <= 0:
+            return self.Status.UNMATCHED
+        if self.applied_amount < self.amount:
+            return self.Status.PARTIALLY_APPLIED
+        return self.Status.APPLIED
+
+
+class PaymentAllocation(OrgScopedModel):
+    """Money of one payment applied to one invoice; kept (with ``unapplied_at``) when undone.
+
+    ``journal_entry`` is the Dr cash / Cr receivable entry of ``amount``; a short-payment
+    written off has its own entry (Dr write-off expense / Cr receivable). Unapplying
+    reverses exactly these entries.
+    """
+
+    class AppliedBy(models.TextChoices):
+        CLERK = "clerk", "Clerk"
+        AUTO = "auto", "Auto-applied"
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="allocations")
+    invoice = models.ForeignKey(
+        "receivables.Invoice", on_delete=models.RESTRICT, related_name="payment_allocations"
+    )
+    amount = money_field()
+    write_off_amount = money_field(default=ZERO)
+    applied_by = models.CharField(max_length=8, choices=AppliedBy.choices)
+    journal_entry = models.OneToOneField(
+        "receivables.JournalEntry", on_delete=models.RESTRICT, related_name="+"
+    )
+    write_off_entry = models.OneToOneField(
+        "receivables.JournalEntry",
+        on_delete=models.RESTRICT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    unapplied_at = models.DateTimeField(null=True, blank=True)
+    unapplied_by_clerk = models.BooleanField(default=False)
+    unapply_reason = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["invoice", "unapplied_at"], name="allocation_invoice")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="allocation_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(write_off_amount__gte=0), name="allocation_write_off_nonneg"
+            ),
+            models.UniqueConstraint(
+                fields=["payment", "invoice"],
+                condition=Q(unapplied_at__isnull=True),
+                name="allocation_one_active_per_invoice",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} of {self.payment_id} → {self.invoice_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.unapplied_at is None
+
+
+class MatchSuggestion(models.Model):
+    """A ranked candidate application of a payment, from the last matching run."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        "arpilot.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    # (payment, rank) is unique: that index serves lookups by payment too.
+    payment = models.ForeignKey(
+        Payment, on_delete=models.CASCADE, related_name="suggestions", db_index=False
+    )
+    rank = models.PositiveSmallIntegerField()
+    invoice_ids = models.JSONField()
+    invoice_numbers = models.JSONField(default=list)
+    amount = money_field()
+    score = models.FloatField()
+    reasons = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["payment", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["payment", "rank"], name="suggestion_rank_unique"),
+            models.CheckConstraint(
+                condition=Q(score__gte=0) & Q(score__lte=1), name="suggestion_score_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.rank} {self.invoice_ids} ({self.score:.2f})"
+
+
+class PayerCustomerHistory(models.Model):
+    """How often the organization's clerks applied money of a payer (normalized name) to a
+    customer; matching uses it as evidence."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        "arpilot.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    payer_key = models.CharField(max_length=255)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "payer customer history"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "payer_key", "customer"], name="payer_history_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payer_key} → {self.customer_id} x{self.count}"

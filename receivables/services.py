@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from arpilot import hooks
 from arpilot.errors import Conflict, ValidationFailed
 from customers.models import Customer
 from receivables import lock_objects
@@ -411,10 +412,25 @@ def _active_issue_entry(invoice: Invoice) -> JournalEntry | None:
     )
 
 
-def _reverse_issue(invoice: Invoice, memo: str) -> None:
+def _reverse_issue(invoice: Invoice, memo: str) -> JournalEntry | None:
     entry = _active_issue_entry(invoice)
-    if entry is not None:
-        ledger_reverse(entry=entry, date=timezone.localdate(), memo=memo, source="invoice")
+    if entry is None:
+        return None
+    return ledger_reverse(entry=entry, date=timezone.localdate(), memo=memo, source="invoice")
+
+
+def _money_event(invoice: Invoice, change_type: str, amount: Decimal, *entries) -> None:
+    """Tell the accounting-change receivers, naming the ledger entries just posted."""
+    ids = [str(entry.pk) for entry in entries if entry is not None]
+    payload = {"journal_entry_ids": ids} if len(ids) > 1 else {"journal_entry_id": ids[0]}
+    hooks.money_event(
+        organization=invoice.organization,
+        change_type=change_type,
+        amount=amount,
+        invoice=invoice,
+        customer=invoice.customer,
+        payload=payload,
+    )
 
 
 def invoice_has_moved_money(invoice: Invoice) -> bool:
@@ -595,7 +611,8 @@ def invoice_create(
     saved_lines = _save_lines(invoice, lines)
     events = ["invoice.created"]
     if not is_draft:
-        _post_issue(invoice, saved_lines, issue_date)
+        entry = _post_issue(invoice, saved_lines, issue_date)
+        _money_event(invoice, "invoice_created", invoice.amount, entry)
         if amount_due < amount:
             _record_offline(
                 invoice,
@@ -743,7 +760,7 @@ def _record_offline(
         source=source,
         memo=f"Paid outside ARPilot on invoice {invoice.invoice_number}",
     )
-    return InvoiceOfflinePayment.objects.create(
+    offline = InvoiceOfflinePayment.objects.create(
         organization_id=invoice.organization_id,
         invoice=invoice,
         amount=amount,
@@ -751,6 +768,8 @@ def _record_offline(
         source=source,
         journal_entry=entry,
     )
+    _money_event(invoice, "offline_payment", amount, entry)
+    return offline
 
 
 @transaction.atomic
@@ -814,7 +833,9 @@ def invoice_void(*, invoice: Invoice) -> Invoice:
             f"Invoice {invoice.invoice_number} has received money; reverse the payments "
             "before voiding it."
         )
-    _reverse_issue(invoice, f"Invoice {invoice.invoice_number} voided")
+    reversal = _reverse_issue(invoice, f"Invoice {invoice.invoice_number} voided")
+    if reversal is not None:
+        _money_event(invoice, "invoice_voided", invoice.amount, reversal)
     invoice.status = Status.VOID
     invoice.voided_at = timezone.now()
     invoice.save(update_fields=["status", "voided_at", "updated_at"])
@@ -919,15 +940,17 @@ def invoice_update(
         invoice.amount = total
         invoice.amount_due = total
     invoice.save()
+    reversal = None
     if structural and invoice.status != Status.DRAFT:
-        _reverse_issue(invoice, f"Invoice {invoice.invoice_number} changed")
+        reversal = _reverse_issue(invoice, f"Invoice {invoice.invoice_number} changed")
     saved_lines = _save_lines(invoice, lines) if lines is not None else None
     if structural and invoice.status != Status.DRAFT:
-        _post_issue(
+        reissue = _post_issue(
             invoice,
             saved_lines or list(invoice.lines.select_related("account", "fund")),
             timezone.localdate(),
         )
+        _money_event(invoice, "invoice_changed", invoice.amount, reversal, reissue)
 
     issuing = invoice.status == Status.DRAFT and requested_status not in (
         None,
@@ -941,9 +964,10 @@ def invoice_update(
         )
     if issuing:
         invoice.status = Status.PENDING
-        _post_issue(
+        entry = _post_issue(
             invoice, list(invoice.lines.select_related("account", "fund")), invoice.issue_date
         )
+        _money_event(invoice, "invoice_created", invoice.amount, entry)
 
     new_due = changes.get("amount_due")
     paid_now = ZERO

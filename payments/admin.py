@@ -1,0 +1,215 @@
+from django.contrib import admin
+
+from payments.models import (
+    MatchSuggestion,
+    PayerCustomerHistory,
+    Payment,
+    PaymentAllocation,
+    PaymentImport,
+    PaymentSettings,
+)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class AllocationInline(ReadOnlyInline):
+    model = PaymentAllocation
+    fields = [
+        "invoice",
+        "amount",
+        "write_off_amount",
+        "applied_by",
+        "journal_entry",
+        "write_off_entry",
+        "created_at",
+        "unapplied_at",
+        "unapplied_by_clerk",
+        "unapply_reason",
+    ]
+    readonly_fields = fields
+    raw_id_fields = ["invoice"]
+
+
+class SuggestionInline(ReadOnlyInline):
+    model = MatchSuggestion
+    fields = ["rank", "invoice_numbers", "amount", "score", "reasons"]
+    readonly_fields = fields
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    """Money moves through the API and services; here only notes and the payer's wording."""
+
+    list_display = [
+        "payment_date",
+        "amount",
+        "payer_name",
+        "status",
+        "applied_amount",
+        "reviewed",
+        "auto_applied",
+        "source",
+        "organization",
+    ]
+    list_filter = ["status", "reviewed", "auto_applied", "source", "organization"]
+    search_fields = ["payer_name", "payer_reference", "external_payment_id"]
+    list_select_related = ["organization"]
+    date_hierarchy = "payment_date"
+    inlines = [AllocationInline, SuggestionInline]
+    readonly_fields = [
+        "organization",
+        "amount",
+        "payment_date",
+        "payment_method",
+        "external_payment_id",
+        "currency",
+        "bank_account",
+        "status",
+        "applied_amount",
+        "written_off_amount",
+        "reviewed",
+        "reviewed_at",
+        "auto_applied",
+        "unapplied_by_clerk",
+        "source",
+        "payment_import",
+        "line_number",
+        "fingerprint",
+        "created_at",
+        "updated_at",
+    ]
+    fields = [
+        "organization",
+        "amount",
+        "payment_date",
+        "payment_method",
+        "payer_name",
+        "payer_reference",
+        "external_payment_id",
+        "notes",
+        *readonly_fields[5:],
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PaymentAllocation)
+class PaymentAllocationAdmin(admin.ModelAdmin):
+    list_display = [
+        "payment",
+        "invoice",
+        "amount",
+        "write_off_amount",
+        "applied_by",
+        "created_at",
+        "unapplied_at",
+    ]
+    list_filter = ["applied_by", "organization"]
+    list_select_related = ["payment", "invoice"]
+    raw_id_fields = ["payment", "invoice"]
+    readonly_fields = [field.name for field in PaymentAllocation._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PaymentImport)
+class PaymentImportAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "filename",
+        "format",
+        "status",
+        "total",
+        "created_count",
+        "duplicates_count",
+        "debits_skipped",
+        "organization",
+    ]
+    list_filter = ["status", "format", "organization"]
+    search_fields = ["filename"]
+    exclude = ["data"]
+    readonly_fields = [
+        "organization",
+        "status",
+        "format",
+        "filename",
+        "file_size",
+        "csv_mapping",
+        "bank_account",
+        "currency",
+        "total",
+        "processed",
+        "created_count",
+        "duplicates_count",
+        "debits_skipped",
+        "rejected",
+        "error",
+        "started_at",
+        "finished_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("data")
+
+
+@admin.register(MatchSuggestion)
+class MatchSuggestionAdmin(admin.ModelAdmin):
+    list_display = ["payment", "rank", "invoice_numbers", "amount", "score", "created_at"]
+    list_filter = ["organization"]
+    raw_id_fields = ["payment"]
+    readonly_fields = [
+        "organization",
+        "payment",
+        "rank",
+        "invoice_ids",
+        "invoice_numbers",
+        "amount",
+        "score",
+        "reasons",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PaymentSettings)
+class PaymentSettingsAdmin(admin.ModelAdmin):
+    list_display = [
+        "organization",
+        "write_off_tolerance",
+        "auto_apply_enabled",
+        "auto_apply_threshold",
+        "auto_apply_margin",
+        "auto_apply_max_age_days",
+    ]
+    raw_id_fields = ["write_off_account"]
+
+
+@admin.register(PayerCustomerHistory)
+class PayerCustomerHistoryAdmin(admin.ModelAdmin):
+    list_display = ["payer_key", "customer", "count", "organization", "updated_at"]
+    search_fields = ["payer_key"]
+    raw_id_fields = ["customer"]

@@ -1,0 +1,291 @@
+import json
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from arpilot.api.schema import BareSerializer
+from payments.models import Payment, PaymentAllocation, PaymentImport
+from payments.rendering import render_payment
+
+
+def money(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0"), **kwargs
+    )
+
+
+def money_out(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
+
+
+# --- output -------------------------------------------------------------------------------------
+
+
+class AllocationSerializer(serializers.Serializer):
+    invoice_id = serializers.UUIDField(read_only=True)
+    invoice_number = serializers.CharField(read_only=True)
+    amount = money_out(help_text="Money of the payment applied to the invoice")
+    write_off_amount = money_out(help_text="Short-payment written off on the invoice")
+    applied_by = serializers.ChoiceField(
+        choices=PaymentAllocation.AppliedBy.choices, read_only=True
+    )
+
+
+class SuggestionSerializer(serializers.Serializer):
+    invoice_ids = serializers.ListField(child=serializers.UUIDField(), read_only=True)
+    invoice_numbers = serializers.ListField(child=serializers.CharField(), read_only=True)
+    amount = money_out(help_text="How much of the payment would be applied")
+    score = serializers.FloatField(read_only=True, min_value=0, max_value=1)
+    reasons = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+
+class PaymentSerializer(serializers.Serializer):
+    """A payment. ``invoice_id`` is the invoice of its largest allocation (null when
+    unapplied); ``suggestions`` are the matching engine's ranked candidates, best first."""
+
+    id = serializers.UUIDField(read_only=True)
+    amount = money_out()
+    payment_date = serializers.DateField(read_only=True)
+    payment_method = serializers.CharField(read_only=True)
+    payer_name = serializers.CharField(read_only=True)
+    payer_reference = serializers.CharField(read_only=True)
+    external_payment_id = serializers.CharField(read_only=True, allow_null=True)
+    notes = serializers.CharField(read_only=True)
+    currency = serializers.CharField(read_only=True, allow_null=True)
+    bank_account = serializers.CharField(read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=Payment.Status.choices, read_only=True)
+    invoice_id = serializers.UUIDField(read_only=True, allow_null=True)
+    allocations = AllocationSerializer(many=True, read_only=True)
+    applied_amount = money_out()
+    unapplied_amount = money_out(help_text="Credit left on the payment, to apply later")
+    written_off_amount = money_out()
+    reviewed = serializers.BooleanField(read_only=True)
+    reviewed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    auto_applied = serializers.BooleanField(
+        read_only=True, help_text="The current application was made by matching, not a clerk"
+    )
+    unapplied_by_clerk = serializers.BooleanField(
+        read_only=True, help_text="A clerk took money of it back (it is never auto-applied)"
+    )
+    source = serializers.ChoiceField(choices=Payment.Source.choices, read_only=True)
+    import_id = serializers.UUIDField(read_only=True, allow_null=True)
+    suggestions = SuggestionSerializer(many=True, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance):
+        return super().to_representation(render_payment(instance))
+
+
+class RejectedLineSerializer(serializers.Serializer):
+    line_number = serializers.IntegerField(read_only=True)
+    reason = serializers.CharField(read_only=True)
+
+
+class PaymentImportSerializer(serializers.ModelSerializer):
+    format = serializers.CharField(read_only=True, help_text="csv, ofx, camt053 or bai2")
+    progress = serializers.SerializerMethodField(help_text="Share of the file processed, 0 to 1")
+    rejected = RejectedLineSerializer(many=True, read_only=True)
+    error = serializers.CharField(read_only=True, allow_null=True)
+    bank_account = serializers.CharField(read_only=True, allow_null=True)
+    currency = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = PaymentImport
+        fields = [
+            "id",
+            "status",
+            "format",
+            "filename",
+            "file_size",
+            "bank_account",
+            "currency",
+            "total",
+            "processed",
+            "progress",
+            "created_count",
+            "duplicates_count",
+            "debits_skipped",
+            "rejected",
+            "error",
+            "started_at",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_progress(self, obj) -> float:
+        if obj.status == PaymentImport.Status.DONE:
+            return 1.0
+        if not obj.total:
+            return 0.0
+        return round(obj.processed / obj.total, 4)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name in ("error", "bank_account", "currency"):
+            data[name] = data[name] or None
+        return data
+
+
+class MatchQueuedSerializer(BareSerializer):
+    queued = serializers.BooleanField()
+
+
+# --- input -------------------------------------------------------------------------------------
+
+
+class PaymentCreateSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), help_text="Payment amount"
+    )
+    payment_date = serializers.DateField(help_text="Date of payment")
+    payment_method = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default="", help_text="Payment method"
+    )
+    payer_name = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, default="", help_text="Name of the payer"
+    )
+    payer_reference = serializers.CharField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="External reference (remittance text)",
+    )
+    external_payment_id = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="External payment ID, unique per organization (409 with `existing_id`)",
+    )
+    notes = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Internal notes"
+    )
+    currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="ISO 4217 code (default: the organization's currency)",
+    )
+
+
+class AllocationInputSerializer(serializers.Serializer):
+    invoice_id = serializers.UUIDField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+
+    def validate(self, attrs):
+        # A PATCH validates partially, nested items included; an allocation needs both.
+        missing = {
+            name: ["This field is required."]
+            for name in ("invoice_id", "amount")
+            if name not in attrs
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
+        return attrs
+
+
+class PaymentUpdateSerializer(serializers.Serializer):
+    invoice_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="Apply the payment to this invoice (as much as its open balance takes; "
+        "replaces other allocations). null unapplies the payment.",
+    )
+    allocations = AllocationInputSerializer(
+        many=True,
+        required=False,
+        help_text="Extension: spread the payment over invoices (replaces the current "
+        "allocations; [] unapplies). Whatever is not allocated stays as unapplied credit.",
+    )
+    write_off_short_payment = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Extension: write off what the payment's invoices still owe, when that is "
+        "within the organization's write-off tolerance (default 1.00).",
+    )
+    payer_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    payer_reference = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    reviewed = serializers.BooleanField(required=False, help_text="Mark as reviewed")
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+IMPORT_MAX_BYTES = 50 * 1024 * 1024
+
+CSV_MAPPING_HELP = (
+    "JSON object naming the CSV columns (header name or 0-based index): date, amount, debit, "
+    "credit, payer_name, reference (one or a list), transaction_id, account, currency, "
+    "direction, payment_type; and date_format (strptime), decimal_separator ('.' or ','), "
+    "delimiter, has_header (bool), currency_default, day_first (bool). Omitted columns are "
+    "detected from the header."
+)
+_COLUMN_KEYS = (
+    "date",
+    "amount",
+    "debit",
+    "credit",
+    "payer_name",
+    "transaction_id",
+    "account",
+    "currency",
+    "direction",
+    "payment_type",
+)
+_TEXT_KEYS = ("date_format", "decimal_separator", "delimiter", "currency_default")
+_BOOL_KEYS = ("has_header", "day_first")
+
+
+def _column_ok(value) -> bool:
+    return (isinstance(value, str) and 0 < len(value) <= 200) or (
+        isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1000
+    )
+
+
+class PaymentImportCreateSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="A bank file: CSV, OFX, CAMT.053 or BAI2 (at most 50 MB)"
+    )
+    mapping = serializers.CharField(required=False, help_text=CSV_MAPPING_HELP)
+
+    def validate_file(self, value):
+        if value.size > IMPORT_MAX_BYTES:
+            raise serializers.ValidationError(
+                f"The file is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB."
+            )
+        return value
+
+    def validate_mapping(self, value):
+        try:
+            mapping = json.loads(value)
+        except ValueError:
+            raise serializers.ValidationError("Must be a JSON object.") from None
+        if not isinstance(mapping, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        clean = {}
+        for key, item in mapping.items():
+            if item is None:
+                continue
+            if key in _COLUMN_KEYS:
+                ok = _column_ok(item)
+            elif key == "reference":
+                ok = _column_ok(item) or (
+                    isinstance(item, list) and 0 < len(item) <= 20 and all(map(_column_ok, item))
+                )
+            elif key in _TEXT_KEYS:
+                ok = isinstance(item, str) and 0 < len(item) <= 50
+                if key == "decimal_separator":
+                    ok = item in (".", ",")
+                if key == "delimiter":
+                    ok = isinstance(item, str) and len(item) == 1
+            elif key in _BOOL_KEYS:
+                ok = isinstance(item, bool)
+            else:
+                raise serializers.ValidationError(f"Unknown mapping key {key!r}.")
+            if not ok:
+                raise serializers.ValidationError(f"Invalid value for {key!r}.")
+            clean[key] = item
+        return clean or None

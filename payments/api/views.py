@@ -1,0 +1,107 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from arpilot.api.views import ListModelMixin, OrgScopedViewSet, RetrieveModelMixin
+from payments import selectors, services, tasks
+from payments.api import serializers as s
+from payments.filters import PaymentFilterSet
+
+
+class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
+    """Payments received, newest payment date first. Creating one matches it against open
+    invoices at once: with the default settings a payment whose reference names exactly one
+    open invoice, whose amount equals that invoice's open balance and whose payer is that
+    invoice's customer is applied automatically (``auto_applied: true``, ``reviewed: false``)."""
+
+    serializer_class = s.PaymentSerializer
+    input_serializers = {
+        "create": s.PaymentCreateSerializer,
+        "partial_update": s.PaymentUpdateSerializer,
+        "update": s.PaymentUpdateSerializer,
+        "import_file": s.PaymentImportCreateSerializer,
+    }
+    filterset_class = PaymentFilterSet
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def scoped_queryset(self, organization):
+        return selectors.payment_list(organization=organization)
+
+    def create(self, request, *args, **kwargs):
+        payment = services.payment_create(organization=self.organization, **self.get_input())
+        services.payments_match_soon(organization=self.organization, payment_ids=[payment.pk])
+        return self.respond(self.reload(payment), status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        payment = self.get_object()
+        data = dict(self.get_input(partial=True))
+        options = {}
+        if "invoice_id" in data:
+            options["invoice_id"] = data.pop("invoice_id")
+        if "allocations" in data:
+            options["allocations"] = data.pop("allocations")
+        payment = services.payment_update(
+            organization=self.organization,
+            payment_id=payment.pk,
+            write_off_short_payment=data.pop("write_off_short_payment", False),
+            reviewed=data.pop("reviewed", None),
+            changes=data,
+            **options,
+        )
+        return self.respond(self.reload(payment))
+
+    update = partial_update
+
+    @extend_schema(
+        request={"multipart/form-data": s.PaymentImportCreateSerializer},
+        responses={202: s.PaymentImportSerializer},
+        summary="Import a bank file",
+        description="Upload a bank file (CSV, OFX, ISO 20022 CAMT.053 or BAI2, recognised by "
+        "its content). The import runs in the background: follow it at "
+        "`GET /api/v1/payments/imports/{id}`. A file that is not a bank file is a 400. "
+        "Payments imported before (same bank transaction id, or same account, date, amount, "
+        "reference and payer when the file has no ids) are skipped.",
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[MultiPartParser, FormParser],
+    )
+    def import_file(self, request):
+        data = self.get_input()
+        upload = data["file"]
+        payment_import = services.payment_import_create(
+            organization=self.organization,
+            filename=upload.name,
+            data=upload.read(),
+            csv_mapping=data.get("mapping"),
+        )
+        body = s.PaymentImportSerializer(
+            selectors.payment_import_list(organization=self.organization).get(pk=payment_import.pk)
+        ).data
+        return Response({"data": body}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={202: s.MatchQueuedSerializer},
+        summary="Match all unmatched payments",
+        description="Queue a matching run over every unmatched payment of the organization: "
+        "suggestions are refreshed and unambiguous matches auto-applied.",
+    )
+    @action(detail=False, methods=["post"])
+    def match(self, request):
+        tasks.payments_match_task.apply_async(args=[self.organization.pk])
+        return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
+
+
+class PaymentImportViewSet(RetrieveModelMixin, OrgScopedViewSet):
+    """Bank-file imports: status, progress and outcome."""
+
+    serializer_class = s.PaymentImportSerializer
+    http_method_names = ["get", "head", "options"]
+
+    def scoped_queryset(self, organization):
+        return selectors.payment_import_list(organization=organization)

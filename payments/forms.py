@@ -1,0 +1,91 @@
+"""Forms of the clerk's payment pages (they validate input; services do the work)."""
+
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+
+from payments.models import Payment
+
+MAX_MONEY = Decimal("999999999999.99")
+
+
+def parse_money(raw: str) -> Decimal:
+    """A positive amount with at most two decimals (``1,250.50`` is accepted)."""
+    text = (raw or "").strip().replace(",", "").replace(" ", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise forms.ValidationError(f"“{raw}” is not an amount.") from exc
+    if not value.is_finite():
+        raise forms.ValidationError(f"“{raw}” is not an amount.")
+    if value.as_tuple().exponent < -2:
+        raise forms.ValidationError("At most two decimal places.")
+    if value <= 0:
+        raise forms.ValidationError("Must be greater than zero.")
+    if value > MAX_MONEY:
+        raise forms.ValidationError("Too large.")
+    return value.quantize(Decimal("0.01"))
+
+
+class QueueFilterForm(forms.Form):
+    """Filters of the review queue and the payment list."""
+
+    search = forms.CharField(label="Payer or reference", required=False, max_length=200)
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "Any"), *Payment.Status.choices]
+    )
+    auto_applied = forms.ChoiceField(
+        label="Auto-applied",
+        required=False,
+        choices=[("", "Any"), ("true", "Auto-applied"), ("false", "Not auto-applied")],
+    )
+    import_id = forms.UUIDField(label="Import", required=False, widget=forms.HiddenInput)
+
+
+class AllocationsForm(forms.Form):
+    """A split of a payment over several invoices: repeated ``invoice_id`` and ``amount``
+    fields (one pair per row), and whether to write off what the invoices still owe."""
+
+    write_off_short_payment = forms.BooleanField(
+        label="Write off the short-payment (within the tolerance)", required=False
+    )
+
+    def clean(self):
+        data = super().clean()
+        invoice_ids = self.data.getlist("invoice_id")
+        amounts = self.data.getlist("amount")
+        if len(invoice_ids) != len(amounts):
+            raise forms.ValidationError("Each invoice needs an amount.")
+        allocations = []
+        errors = []
+        seen = set()
+        for index, (raw_id, raw_amount) in enumerate(zip(invoice_ids, amounts, strict=True)):
+            try:
+                invoice_id = uuid.UUID(raw_id)
+            except ValueError:
+                errors.append(f"Row {index + 1}: unknown invoice.")
+                continue
+            if invoice_id in seen:
+                errors.append(f"Row {index + 1}: the invoice is listed twice.")
+                continue
+            seen.add(invoice_id)
+            try:
+                amount = parse_money(raw_amount)
+            except forms.ValidationError as exc:
+                errors.append(f"Row {index + 1}: {' '.join(exc.messages)}")
+                continue
+            allocations.append({"invoice_id": invoice_id, "amount": amount})
+        if errors:
+            raise forms.ValidationError(errors)
+        if not allocations and not data.get("write_off_short_payment"):
+            raise forms.ValidationError("Add at least one invoice.")
+        data["allocations"] = allocations
+        return data
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="Bank file",
+        help_text="CSV, OFX/QFX, BAI2 or camt.053 XML, up to 10 MB",
+    )

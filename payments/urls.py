@@ -1,0 +1,21 @@
+from django.urls import path
+
+from payments import views
+
+app_name = "payments"
+
+urlpatterns = [
+    path("", views.payment_list, name="list"),
+    path("review/", views.review_queue, name="review"),
+    path("import/", views.import_upload, name="import"),
+    path("import/<uuid:pk>/", views.import_detail, name="import-detail"),
+    path("<uuid:pk>/", views.payment_detail, name="detail"),
+    path("<uuid:pk>/search", views.invoice_search, name="invoice-search"),
+    path("<uuid:pk>/split", views.split_panel, name="split-panel"),
+    path("<uuid:pk>/apply/<int:rank>", views.apply_suggestion, name="apply"),
+    path("<uuid:pk>/allocate", views.allocate, name="allocate"),
+    path("<uuid:pk>/write-off", views.write_off, name="write-off"),
+    path("<uuid:pk>/unapply", views.unapply, name="unapply"),
+    path("<uuid:pk>/reviewed", views.mark_reviewed, name="review-mark"),
+    path("invoice/<uuid:invoice_id>/", views.invoice_panel, name="invoice-panel"),
+]

@@ -1,0 +1,169 @@
+"""Clerk pages of receivables: the invoice list and detail, a customer's invoices and aging."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, Q, Sum
+from django.shortcuts import render
+
+from arpilot.workspace import (
+    base_template,
+    org_object_or_404,
+    organization_today,
+    paginate,
+    workspace_view,
+)
+from customers.models import Customer
+from receivables import selectors
+from receivables.filters import InvoiceFilterSet
+from receivables.models import Invoice, JournalEntry, JournalLine
+
+ZERO = Decimal("0.00")
+
+# (key, label, oldest days past due, newest days past due); None = open-ended.
+AGING_BUCKETS = [
+    ("current", "Current", None, 0),
+    ("1-30", "1\u201330 days", 1, 30),
+    ("31-60", "31\u201360 days", 31, 60),
+    ("61-90", "61\u201390 days", 61, 90),
+    ("90+", "90+ days", 91, None),
+]
+AGING_KEYS = {key for key, *_ in AGING_BUCKETS}
+
+
+def aging_condition(key: str, today: date) -> Q:
+    """Which open invoices are ``key`` days past due on ``today`` (by due date)."""
+    for bucket, _label, first, last in AGING_BUCKETS:
+        if bucket != key:
+            continue
+        if key == "current":
+            return Q(due_date__gte=today)
+        condition = Q(due_date__lte=today - timedelta(days=first))
+        if last is not None:
+            condition &= Q(due_date__gte=today - timedelta(days=last))
+        return condition
+    raise KeyError(key)
+
+
+def aging_summary(invoices, today: date, **extra) -> dict:
+    """Open and overdue totals and the aging buckets of ``invoices`` (and any ``extra``
+    aggregates), in one query. Overdue is the status, as the invoice list filters it."""
+    open_q = Q(status__in=Invoice.OPEN_STATUSES)
+    overdue_q = Q(status=Invoice.Status.OVERDUE)
+    aggregates = {
+        "open_total": Sum("amount_due", filter=open_q, default=ZERO),
+        "open_count": Count("id", filter=open_q),
+        "overdue_total": Sum("amount_due", filter=overdue_q, default=ZERO),
+        "overdue_count": Count("id", filter=overdue_q),
+        **extra,
+    }
+    for key, *_ in AGING_BUCKETS:
+        condition = open_q & aging_condition(key, today)
+        aggregates[f"bucket_{key}"] = Sum("amount_due", filter=condition, default=ZERO)
+        aggregates[f"count_{key}"] = Count("id", filter=condition)
+    return _with_buckets(invoices.aggregate(**aggregates))
+
+
+def _with_buckets(row: dict) -> dict:
+    buckets = [
+        {
+            "key": key,
+            "label": label,
+            "total": row.pop(f"bucket_{key}"),
+            "count": row.pop(f"count_{key}"),
+        }
+        for key, label, *_ in AGING_BUCKETS
+    ]
+    largest = max((bucket["total"] for bucket in buckets), default=ZERO)
+    for bucket in buckets:
+        bucket["share"] = int(bucket["total"] / largest * 100) if largest > 0 else 0
+    row["buckets"] = buckets
+    return row
+
+
+def _filtered_invoices(request):
+    organization = request.organization
+    filterset = InvoiceFilterSet(
+        request.GET,
+        queryset=Invoice.objects.for_org(organization).select_related("customer"),
+    )
+    queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    aging = request.GET.get("aging", "")
+    if aging in AGING_KEYS:
+        today = organization_today(organization)
+        queryset = queryset.open().filter(aging_condition(aging, today))
+    elif request.GET.get("open") == "1":
+        queryset = queryset.open()
+    return filterset, queryset.order_by("-issue_date", "-created_at", "id"), aging
+
+
+@workspace_view
+def invoice_list(request):
+    """Invoices, searchable and filtered by status, customer, dates, amount and aging."""
+    filterset, queryset, aging = _filtered_invoices(request)
+    page = paginate(request, queryset)
+    return render(
+        request,
+        "receivables/invoice_list.html",
+        {
+            "filterset": filterset,
+            "page_obj": page,
+            "invoices": page.object_list,
+            "aging": aging,
+            "aging_buckets": AGING_BUCKETS,
+            "statuses": Invoice.Status.choices,
+            "today": organization_today(request.organization),
+        },
+    )
+
+
+@workspace_view
+def invoice_detail(request, pk):
+    """An invoice: its lines, money received and ledger entries (payments and history load
+    from the payments and reconciliation pages into their panels)."""
+    organization = request.organization
+    invoice = org_object_or_404(selectors.invoice_list(organization=organization), pk=pk)
+    entries = (
+        JournalEntry.objects.for_org(organization)
+        .filter(invoice=invoice)
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=JournalLine.objects.select_related("account", "fund").order_by("id"),
+            )
+        )
+        .order_by("created_at", "id")
+    )
+    offline = invoice.offline_payments.order_by("created_at")
+    return render(
+        request,
+        "receivables/invoice_detail.html",
+        {
+            "invoice": invoice,
+            "entries": entries,
+            "offline_payments": offline,
+            "today": organization_today(organization),
+        },
+    )
+
+
+@workspace_view
+def customer_receivables(request, customer_id):
+    """A customer's open invoices and aging (a panel of the customer page)."""
+    organization = request.organization
+    customer = org_object_or_404(Customer.objects.for_org(organization), pk=customer_id)
+    today = organization_today(organization)
+    invoices = Invoice.objects.for_org(organization).filter(customer=customer)
+    summary = aging_summary(invoices, today)
+    open_invoices = invoices.open().order_by("due_date", "invoice_number")[:100]
+    return render(
+        request,
+        "receivables/customer_receivables.html",
+        {
+            "customer": customer,
+            "summary": summary,
+            "open_invoices": open_invoices,
+            "today": today,
+            "base_template": base_template(request),
+        },
+    )

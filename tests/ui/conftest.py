@@ -1,0 +1,40 @@
+import pytest
+from django.test import Client
+
+from arpilot import services as org_services
+from arpilot.models import Membership
+
+
+@pytest.fixture
+def clerk(org):
+    user = org_services.user_create(username="alice", password="correct-horse-battery")
+    org_services.membership_add(organization=org, user=user, role=Membership.Role.CLERK)
+    return user
+
+
+@pytest.fixture
+def ui(clerk) -> Client:
+    """A browser-like client signed in as a clerk of ``org`` (CSRF checks on)."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(clerk)
+    return client
+
+
+@pytest.fixture
+def other_ui(other_org) -> Client:
+    user = org_services.user_create(username="bob", password="correct-horse-battery")
+    org_services.membership_add(organization=other_org, user=user)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def endpoint(org, settings):
+    """A webhook endpoint of ``org`` (loopback URLs allowed as in local development)."""
+    from webhooks import services as webhook_services
+
+    settings.ARPILOT_WEBHOOKS_ALLOW_INSECURE = True
+    return webhook_services.endpoint_create(
+        organization=org, url="http://127.0.0.1:9/hook", events=["invoice.paid"]
+    )
