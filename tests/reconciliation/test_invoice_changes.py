@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from reconciliation.models import AccountingChange
 from receivables import services as receivables
+from reconciliation.models import AccountingChange
 from tests.receivables.factories import make_invoice
 
 pytestmark = pytest.mark.django_db
