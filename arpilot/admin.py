@@ -4,6 +4,19 @@ from arpilot import services
 from arpilot.models import IdempotencyKey, Membership, Organization, OrganizationAPIKey
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """An inline that shows history and never edits it (allocations, ledger lines)."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0

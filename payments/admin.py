@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from arpilot.admin import ReadOnlyInline
 from payments.models import (
     MatchSuggestion,
     PayerCustomerHistory,
@@ -8,17 +9,6 @@ from payments.models import (
     PaymentImport,
     PaymentSettings,
 )
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class AllocationInline(ReadOnlyInline):

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from arpilot.admin import ReadOnlyInline
 from receivables.models import (
     Account,
     AplosContact,
@@ -11,17 +12,6 @@ from receivables.models import (
     JournalLine,
     ReceivablesCounter,
 )
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class InvoiceLineInline(ReadOnlyInline):
