@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     holder = PaymentImport(organization=baseline_org, pk=uuid.uuid4())
     shared, varying = services._import_rows(holder, result)
     shared["payment_import_id"] = None
+    # The baseline holds ids as uuid.UUID, as rows built by hand for psycopg would.
+    varying = [(uuid.UUID(row[0]), *row[1:]) for row in varying]
     rows = [dict(shared, **dict(zip(services.IMPORT_COLUMNS, row, strict=True))) for row in varying]
     fields = Payment._meta.concrete_fields
     columns = ", ".join(field.column for field in fields)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -1094,11 +1095,25 @@ _EXTERNAL_ID = IMPORT_COLUMNS.index("external_payment_id")
 _FINGERPRINT = IMPORT_COLUMNS.index("fingerprint")
 
 
+def _uuid4_texts(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as text, for COPY: one urandom call instead of a
+    ``uuid.UUID`` object per row (a tenth of an import's Python time at 100k rows)."""
+    raw = bytearray(os.urandom(16 * count))
+    for offset in range(0, 16 * count, 16):
+        raw[offset + 6] = (raw[offset + 6] & 0x0F) | 0x40
+        raw[offset + 8] = (raw[offset + 8] & 0x3F) | 0x80
+    text = raw.hex()
+    return [
+        f"{text[i : i + 8]}-{text[i + 8 : i + 12]}-{text[i + 12 : i + 16]}-"
+        f"{text[i + 16 : i + 20]}-{text[i + 20 : i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]
+
+
 def _import_rows(payment_import, result) -> tuple[dict, list[tuple]]:
     """The file's credits as payment rows: (values shared by all, one tuple per credit in
     ``IMPORT_COLUMNS`` order). A credit with a bank transaction id is keyed by it, one
     without by its fingerprint."""
-    import uuid
 
     from arpilot.models import Organization
     from payments.importers import fingerprints
@@ -1129,11 +1144,11 @@ def _import_rows(payment_import, result) -> tuple[dict, list[tuple]]:
     anonymous = [tx for tx in result.transactions if not (tx.bank_transaction_id or "").strip()]
     prints = dict(zip(map(id, anonymous), fingerprints(anonymous), strict=True))
     rows = []
-    for tx in result.transactions:
+    for tx, pk in zip(result.transactions, _uuid4_texts(len(result.transactions)), strict=True):
         bank_id = (tx.bank_transaction_id or "").strip()[:255]
         rows.append(
             (
-                uuid.uuid4(),
+                pk,
                 tx.amount,
                 tx.booking_date,
                 (tx.payment_method or "")[:100],
