@@ -435,6 +435,16 @@ def _changes(organization, before: Snapshot, payment: Payment) -> list[str]:
     return lines
 
 
+def _act(request, organization, payment_pk, before: Snapshot | None, call):
+    """Run a row action's service call; a refusal becomes the row's error message."""
+    try:
+        call()
+        error = ""
+    except ApplicationError as exc:
+        error = _error_text(exc)
+    return _respond(request, organization, payment_pk, before=before, error=error)
+
+
 def _respond(request, organization, payment_pk, *, before: Snapshot | None, error: str = ""):
     """The payment's row again (htmx), or back to the page the clerk came from."""
     payment = _payments(organization).get(pk=payment_pk)
@@ -489,17 +499,18 @@ def apply_suggestion(request, pk, rank):
         )
     before = _snapshot(organization, payment, _uuid_list(suggestion.invoice_ids))
     allocations = _spread(suggestion, before.invoices, payment)
-    error = ""
     if not allocations:
         error = "The suggested invoices have no open balance left."
-    else:
-        try:
-            services.payment_update(
-                organization=organization, payment_id=payment.pk, allocations=allocations
-            )
-        except ApplicationError as exc:
-            error = _error_text(exc)
-    return _respond(request, organization, payment.pk, before=before, error=error)
+        return _respond(request, organization, payment.pk, before=before, error=error)
+    return _act(
+        request,
+        organization,
+        payment.pk,
+        before,
+        lambda: services.payment_update(
+            organization=organization, payment_id=payment.pk, allocations=allocations
+        ),
+    )
 
 
 def _uuid_list(values) -> list:
@@ -544,17 +555,18 @@ def allocate(request, pk):
     allocations = form.cleaned_data["allocations"]
     write_off = form.cleaned_data["write_off_short_payment"]
     before = _snapshot(organization, payment, [item["invoice_id"] for item in allocations])
-    error = ""
-    try:
-        services.payment_update(
+    return _act(
+        request,
+        organization,
+        payment.pk,
+        before,
+        lambda: services.payment_update(
             organization=organization,
             payment_id=payment.pk,
             allocations=allocations if allocations else None,
             write_off_short_payment=write_off,
-        )
-    except ApplicationError as exc:
-        error = _error_text(exc)
-    return _respond(request, organization, payment.pk, before=before, error=error)
+        ),
+    )
 
 
 @require_POST
@@ -564,14 +576,15 @@ def write_off(request, pk):
     organization = request.organization
     payment = _payment_for_action(request, pk)
     before = _snapshot(organization, payment)
-    error = ""
-    try:
-        services.payment_update(
+    return _act(
+        request,
+        organization,
+        payment.pk,
+        before,
+        lambda: services.payment_update(
             organization=organization, payment_id=payment.pk, write_off_short_payment=True
-        )
-    except ApplicationError as exc:
-        error = _error_text(exc)
-    return _respond(request, organization, payment.pk, before=before, error=error)
+        ),
+    )
 
 
 @require_POST
@@ -582,18 +595,19 @@ def unapply(request, pk):
     payment = _payment_for_action(request, pk)
     invoice_ids = _uuid_list([request.POST["invoice_id"]]) if request.POST.get("invoice_id") else []
     before = _snapshot(organization, payment)
-    error = ""
-    try:
-        services.payment_unapply(
+    return _act(
+        request,
+        organization,
+        payment.pk,
+        before,
+        lambda: services.payment_unapply(
             organization=organization,
             payment_id=payment.pk,
             invoice_id=invoice_ids[0] if invoice_ids else None,
             by_clerk=True,
             reason="unapplied in the review queue",
-        )
-    except ApplicationError as exc:
-        error = _error_text(exc)
-    return _respond(request, organization, payment.pk, before=before, error=error)
+        ),
+    )
 
 
 @require_POST
@@ -604,14 +618,15 @@ def mark_reviewed(request, pk):
     payment = _payment_for_action(request, pk)
     before = _snapshot(organization, payment)
     reviewed = request.POST.get("reviewed", "1") != "0"
-    error = ""
-    try:
-        services.payment_mark_reviewed(
+    return _act(
+        request,
+        organization,
+        payment.pk,
+        before,
+        lambda: services.payment_mark_reviewed(
             organization=organization, payment_id=payment.pk, reviewed=reviewed
-        )
-    except ApplicationError as exc:
-        error = _error_text(exc)
-    return _respond(request, organization, payment.pk, before=before, error=error)
+        ),
+    )
 
 
 # --- imports --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import logging
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -76,7 +77,8 @@ def api_exception_handler(exc, context):
         body = error_body(exc.status_code, exc.message, exc.fields or None, **exc.extra)
         body["error"]["code"] = exc.code
         return Response(body, status=exc.status_code)
-    if isinstance(exc, Http404):
+    if isinstance(exc, Http404 | ObjectDoesNotExist):
+        # A row of the caller's organization looked up by id vanished (or never was).
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -1,4 +1,3 @@
-from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -10,25 +9,9 @@ from arpilot.api.views import (
     OrgScopedViewSet,
     RetrieveModelMixin,
 )
-from arpilot.errors import NotFound
 from customers import selectors, services
 from customers.api import serializers as s
 from customers.filters import ContactFilter, CustomerFilter
-
-
-def _not_found(exc_types=(ObjectDoesNotExist,)):
-    """Run a service call, turning a missing row into the API's 404."""
-
-    class _Guard:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, exc_type, exc, tb):
-            if exc_type and issubclass(exc_type, exc_types):
-                raise NotFound("Not found.") from exc
-            return False
-
-    return _Guard()
 
 
 class CustomerViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
@@ -105,18 +88,16 @@ class ContactViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
     def partial_update(self, request, pk=None):
         contact = self.get_object()
         data = self.get_input(partial=True)
-        with _not_found():
-            contact = services.contact_update(
-                organization=self.organization, contact_id=contact.pk, values=dict(data)
-            )
+        contact = services.contact_update(
+            organization=self.organization, contact_id=contact.pk, values=dict(data)
+        )
         return self.respond(contact)
 
     update = partial_update
 
     def destroy(self, request, pk=None):
         contact = self.get_object()
-        with _not_found():
-            services.contact_delete(organization=self.organization, contact_id=contact.pk)
+        services.contact_delete(organization=self.organization, contact_id=contact.pk)
         return Response({"success": True})
 
 
