@@ -18,13 +18,28 @@ def _handlers(paths: tuple[str, ...]):
     return [import_string(path) for path in paths]
 
 
-def money_event(*, organization, change_type: str, amount: Decimal, invoice=None,
-                customer=None, payment=None, payload: dict | None = None) -> None:
+def money_event(
+    *,
+    organization,
+    change_type: str,
+    amount: Decimal,
+    invoice=None,
+    customer=None,
+    payment=None,
+    payload: dict | None = None,
+) -> None:
     """Tell the configured receivers that money moved (or an invoice changed).
 
     ``change_type``: invoice_created, invoice_changed, invoice_voided, offline_payment,
     payment_applied, payment_unapplied, write_off.
     """
     for handler in _handlers(tuple(settings.ARPILOT_MONEY_EVENT_HANDLERS)):
-        handler(organization=organization, change_type=change_type, amount=amount,
-                invoice=invoice, customer=customer, payment=payment, payload=payload or {})
+        handler(
+            organization=organization,
+            change_type=change_type,
+            amount=amount,
+            invoice=invoice,
+            customer=customer,
+            payment=payment,
+            payload=payload or {},
+        )

@@ -13,11 +13,12 @@ INLINE_ONLY = {"customers.CustomerTag"}
 def test_every_model_is_registered_in_admin():
     from django.apps import apps
 
-    project_apps = {"arpilot", "customers", "receivables", "payments", "reconciliation",
-                    "webhooks"}
+    project_apps = {"arpilot", "customers", "receivables", "payments", "reconciliation", "webhooks"}
     missing = [
-        model._meta.label for model in apps.get_models()
-        if model._meta.app_label in project_apps and model not in admin.site._registry
+        model._meta.label
+        for model in apps.get_models()
+        if model._meta.app_label in project_apps
+        and model not in admin.site._registry
         and model._meta.label not in INLINE_ONLY
     ]
     assert missing == []
