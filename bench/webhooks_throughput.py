@@ -10,7 +10,10 @@ Needs PostgreSQL and Redis, and writes to the database it is given (it migrates 
 throwaway organization and deletes it again):
 
     DATABASE_URL=postgres://postgres@127.0.0.1/arpilot_bench REDIS_URL=redis://127.0.0.1:6379/5 \
-        .venv/bin/python bench/webhooks_throughput.py --events 2000 --concurrency 8
+        .venv/bin/python bench/webhooks_throughput.py --events 2000
+
+The worker runs as production runs it (``celery -A arpilot worker``: the prefork pool, one
+process per core); ``--pool threads --concurrency 8`` tries a threaded worker instead.
 """
 
 import argparse
@@ -29,6 +32,65 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arpilot.settings")
 os.environ["ARPILOT_WEBHOOKS_ALLOW_INSECURE"] = "1"  # the receiver is on loopback
+
+
+# --- CPU accounting ---------------------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (all its threads), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """The process and its live descendants (a prefork worker's pool processes)."""
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += _cpu_seconds(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                stack.extend(int(child) for child in children.read_text().split())
+            except OSError:
+                continue
+    return total
+
+
+def _postgres_cpu_seconds() -> float:
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" in text:
+            total += _cpu_seconds(int(stat.parent.name))
+    return total
+
+
+class CpuMeter:
+    """CPU seconds spent by this process, the worker, the receiver and PostgreSQL meanwhile
+    (backends that exit during the run are not counted)."""
+
+    def __init__(self, **pids: int) -> None:
+        self.pids = pids
+        self.start = self._sample()
+
+    def _sample(self) -> dict[str, float]:
+        sample = {"bench (emitting)": _cpu_seconds(os.getpid())}
+        sample.update((name, _tree_cpu_seconds(pid)) for name, pid in self.pids.items())
+        sample["postgres"] = _postgres_cpu_seconds()
+        return sample
+
+    def report(self, deliveries: int) -> str:
+        end = self._sample()
+        return ", ".join(
+            f"{name} {(end[name] - self.start[name]) / deliveries * 1000:.2f}" for name in end
+        )
 
 
 # --- receiver (its own process, so it takes no CPU from either sender's interpreter) ----------
@@ -103,10 +165,12 @@ def bare_rate(receiver: Receiver, bodies: list[tuple[bytes, dict]], concurrency:
         session.post(receiver.url, data=body, headers=headers, timeout=15).raise_for_status()
 
     receiver.reset()
+    cpu = CpuMeter(receiver=receiver.process.pid)
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         started = time.perf_counter()
         list(pool.map(post, bodies))
     finished = receiver.wait_for(len(bodies), timeout=60)
+    print(f"  CPU ms per request: {cpu.report(len(bodies))}")
     return len(bodies) / (finished - started)
 
 
@@ -166,6 +230,7 @@ def celery_rate(
     try:
         _wait_worker_ready(app, f"bench-{queue}@{socket.gethostname()}")
         receiver.reset()
+        cpu = CpuMeter(worker=worker.pid, receiver=receiver.process.pid)
 
         def emit(n: int) -> None:
             with transaction.atomic():
@@ -193,7 +258,12 @@ def celery_rate(
         deadline = time.monotonic() + 30
         while not_done.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
+        # A batch's successes are recorded by one UPDATE, so they share updated_at.
+        batches = not_done.model.objects.filter(organization=organization)
+        batches = batches.values("updated_at").distinct().count()
         print(f"  emitting {events} events took {emitted - started:.2f} s")
+        print(f"  sent in {batches} batches ({events / max(batches, 1):.1f} deliveries each)")
+        print(f"  CPU ms per delivery: {cpu.report(events)}")
         return events / (finished - started)
     finally:
         os.killpg(worker.pid, 15)
@@ -203,14 +273,25 @@ def celery_rate(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--pool", default="threads", choices=["threads", "prefork", "solo"])
+    parser.add_argument("--threads", type=int, default=8, help="the bare pool's threads")
+    parser.add_argument(
+        "--pool",
+        default="prefork",
+        choices=["threads", "prefork", "solo"],
+        help="the worker's pool (production runs the default, prefork)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=os.cpu_count(),
+        help="the worker's processes or threads (default: one per core, as celery does)",
+    )
     parser.add_argument("--emitters", type=int, default=8, help="threads committing events")
     parser.add_argument(
         "--prefetch",
         type=int,
-        default=16,
-        help="worker --prefetch-multiplier (settings keep 1 for the general queue)",
+        default=1,
+        help="worker --prefetch-multiplier (1, as in settings)",
     )
     args = parser.parse_args()
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
@@ -242,10 +323,11 @@ def main() -> None:
             bodies.append((body, headers))
 
         print(
-            f"{args.events} events, concurrency {args.concurrency} ({args.pool} pool, "
+            f"{args.events} events; bare pool of {args.threads} threads; worker: "
+            f"{args.pool} pool, concurrency {args.concurrency} ("
             f"prefetch multiplier {args.prefetch}, {args.emitters} emitting threads)"
         )
-        bare = bare_rate(receiver, bodies, args.concurrency)
+        bare = bare_rate(receiver, bodies, args.threads)
         print(f"  bare thread pool:        {bare:8.1f} deliveries/s")
         whole = celery_rate(
             receiver,

@@ -68,10 +68,14 @@ class WebhookDelivery(OrgScopedModel):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    # No single-column indexes: (endpoint, status, created_at) and the unique (event, endpoint)
+    # serve lookups by either, and every index costs each of a delivery's three writes.
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
-    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(
+        WebhookEvent, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -92,6 +96,11 @@ class WebhookDelivery(OrgScopedModel):
                 fields=["next_attempt_at"],
                 condition=Q(status="pending"),
                 name="webhook_delivery_due_idx",
+            ),
+            models.Index(
+                fields=["endpoint", "next_attempt_at"],
+                condition=Q(status="pending"),
+                name="webhook_delivery_ep_due_idx",
             ),
         ]
         constraints = [

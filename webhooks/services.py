@@ -1,18 +1,27 @@
 """Webhook endpoints, the event outbox and delivery.
 
 Domain apps call ``event_emit`` inside their own transaction: the event and one delivery per
-subscribed active endpoint are written with their change, and sent after commit by
-``deliver_task``. A failed send or a lost task (Redis down, worker killed) leaves a pending
+subscribed active endpoint are written with their change. After commit one ``send_due_task``
+per endpoint is queued (not one per event: while one is queued and not yet started, further
+commits only find its flag in the cache). The task leases the endpoint's due deliveries in
+batches, POSTs them one after another over a kept-alive connection and records each batch in
+one transaction. Several tasks may drain one endpoint at once; row locks with SKIP LOCKED
+keep them apart. A failed send or a lost task (Redis down, worker killed) leaves a pending
 delivery that ``deliveries_requeue_due`` (beat, every minute) hands to a worker again.
 """
 
+import contextlib
 import json
 import logging
 import random
 import time
+from collections import defaultdict
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -58,6 +67,16 @@ DISABLE_AFTER_FAILING = timedelta(days=5)
 SECRET_OVERLAP = timedelta(hours=24)
 RETRY_AFTER_STATUSES = {429, 503}
 BROKER_BACKOFF = 30.0
+# Deliveries one task leases and sends at a time, and for how long it keeps starting new
+# requests within a lease (one request takes at most 15 s to connect + 15 s to read, so the
+# lease is never outlived) and within one task (then it queues a successor, so one busy
+# endpoint cannot hold a worker slot forever).
+SEND_BATCH = 50
+BATCH_SEND_SECONDS = 60.0
+TASK_SEND_SECONDS = 30.0
+# How long a "send task queued" flag lives in the cache: if its task is lost, the next
+# commit after this queues another (the sweeper covers the time between).
+QUEUED_FLAG_TTL = 60
 
 
 # --- Events ---------------------------------------------------------------------------------
@@ -76,6 +95,11 @@ def event_emit(*, organization_id: int, event_type: str, data: dict) -> WebhookE
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown webhook event type {event_type!r}")
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        return _event_record_one_statement(
+            connection, organization_id=organization_id, event_type=event_type, data=data
+        )
     endpoints = [
         endpoint
         for endpoint in WebhookEndpoint.objects.for_org(organization_id).filter(is_active=True)
@@ -88,18 +112,73 @@ def event_emit(*, organization_id: int, event_type: str, data: dict) -> WebhookE
     )
 
 
-@transaction.atomic(savepoint=False)  # part of the caller's transaction, no savepoint
-def _event_record(*, organization_id, event_type, data, endpoints) -> WebhookEvent:
+def _event_new(*, organization_id, event_type, data) -> WebhookEvent:
     event = WebhookEvent(organization_id=organization_id, event_type=event_type)
-    event.created_at = timezone.now()
+    event.created_at = event.updated_at = timezone.now()
     event.payload = {
         "id": str(event.id),
         "type": event_type,
         "created_at": event.created_at.isoformat(),
         "data": _json_safe(data),
     }
+    return event
+
+
+# Every event of every domain action passes here, so on PostgreSQL finding the subscribed
+# endpoints and writing the event and its deliveries is one statement (one round trip, no ORM
+# compilation); it writes exactly what ``_event_record`` writes. Only table names and a
+# constant are formatted in; every value is a parameter.
+_EMIT_SQL = f"""
+WITH endpoints AS (
+    SELECT id FROM {WebhookEndpoint._meta.db_table}
+    WHERE organization_id = %(organization_id)s AND is_active
+      AND (events @> '["*"]'::jsonb OR events @> %(event_types)s::jsonb)
+), event AS (
+    INSERT INTO {WebhookEvent._meta.db_table}
+        (id, organization_id, created_at, updated_at, event_type, payload)
+    SELECT %(id)s, %(organization_id)s, %(now)s, %(now)s, %(event_type)s, %(payload)s::jsonb
+    WHERE EXISTS (SELECT FROM endpoints)
+    RETURNING id
+)
+INSERT INTO {WebhookDelivery._meta.db_table}
+    (id, organization_id, created_at, updated_at, endpoint_id, event_id, status,
+     attempt_count, next_attempt_at, last_error)
+SELECT gen_random_uuid(), %(organization_id)s, %(now)s, %(now)s, endpoints.id, event.id,
+    '{WebhookDelivery.Status.PENDING}', 0, %(now)s, ''
+FROM endpoints CROSS JOIN event
+RETURNING endpoint_id
+"""  # noqa: S608
+
+
+def _event_record_one_statement(connection, *, organization_id, event_type, data):
+    event = _event_new(organization_id=organization_id, event_type=event_type, data=data)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _EMIT_SQL,
+            {
+                "organization_id": organization_id,
+                "event_types": json.dumps([event_type]),
+                "id": event.id,
+                "now": event.created_at,
+                "event_type": event_type,
+                "payload": json.dumps(event.payload),
+            },
+        )
+        endpoint_ids = [row[0] for row in cursor.fetchall()]
+    if not endpoint_ids:
+        return None
+    event._state.adding = False
+    event._state.db = connection.alias
+    for endpoint_id in endpoint_ids:
+        _send_on_commit(endpoint_id)
+    return event
+
+
+@transaction.atomic(savepoint=False)  # part of the caller's transaction, no savepoint
+def _event_record(*, organization_id, event_type, data, endpoints) -> WebhookEvent:
+    event = _event_new(organization_id=organization_id, event_type=event_type, data=data)
     event.save(force_insert=True)
-    deliveries = WebhookDelivery.objects.bulk_create(
+    WebhookDelivery.objects.bulk_create(
         WebhookDelivery(
             organization_id=organization_id,
             endpoint=endpoint,
@@ -108,36 +187,57 @@ def _event_record(*, organization_id, event_type, data, endpoints) -> WebhookEve
         )
         for endpoint in endpoints
     )
-    for delivery in deliveries:
-        _enqueue_on_commit(delivery.pk)
+    for endpoint in endpoints:
+        _send_on_commit(endpoint.pk)
     return event
 
+
+# --- Queueing send tasks --------------------------------------------------------------------
 
 _broker_down_until = 0.0
 
 
-def _enqueue(delivery_id, countdown: float | None = None, *, force: bool = False) -> bool:
-    """Send the delivery's task; if the broker is away the sweeper sends it later.
+def _queued_flag(endpoint_id) -> str:
+    return f"webhooks:send-queued:{endpoint_id}"
 
-    After a failed send, sends from this process are skipped for ``BROKER_BACKOFF`` seconds
-    (unless ``force``) so that requests do not each wait on a broker that is down.
+
+def _enqueue(endpoint_id, countdown: float | None = None, *, force: bool = False) -> bool:
+    """Queue a task that sends the endpoint's due deliveries; False if the broker is away
+    (the sweeper queues it later).
+
+    Without ``countdown`` or ``force``, nothing is sent while a task for the endpoint is
+    already queued and not yet started (a flag in the cache says so): it will find this
+    commit's deliveries. After a failed send, sends from this process are skipped for
+    ``BROKER_BACKOFF`` seconds (unless ``force``) so that requests do not each wait on a
+    broker that is down.
     """
     global _broker_down_until
-    from webhooks.tasks import deliver_task
+    from webhooks.tasks import send_due_task
 
     if not force and time.monotonic() < _broker_down_until:
         return False
+    flag = None if (force or countdown) else _queued_flag(endpoint_id)
     try:
-        deliver_task.apply_async(args=[str(delivery_id)], countdown=countdown, retry=False)
+        if flag is not None and not cache.add(flag, 1, timeout=QUEUED_FLAG_TTL):
+            return True  # a queued task will send it
+        send_due_task.apply_async(
+            args=[str(endpoint_id)],
+            kwargs={"flagged": flag is not None},
+            countdown=countdown,
+            retry=False,
+        )
     except Exception as exc:
         _broker_down_until = time.monotonic() + BROKER_BACKOFF
-        logger.warning("webhook delivery %s not queued (%s); the sweeper will", delivery_id, exc)
+        logger.warning("webhook send for %s not queued (%s); the sweeper will", endpoint_id, exc)
+        if flag is not None:
+            with contextlib.suppress(Exception):  # the cache is Redis too: the flag expires
+                cache.delete(flag)
         return False
     return True
 
 
-def _enqueue_on_commit(delivery_id, countdown: float | None = None) -> None:
-    transaction.on_commit(lambda: _enqueue(delivery_id, countdown))
+def _send_on_commit(endpoint_id, countdown: float | None = None) -> None:
+    transaction.on_commit(lambda: _enqueue(endpoint_id, countdown))
 
 
 # --- Endpoints ------------------------------------------------------------------------------
@@ -192,8 +292,7 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
         now = timezone.now()
         pending = endpoint.deliveries.filter(status=WebhookDelivery.Status.PENDING)
         pending.filter(next_attempt_at__lt=now).update(next_attempt_at=now)
-        for delivery_id in pending.values_list("pk", flat=True):
-            _enqueue_on_commit(delivery_id)
+        _send_on_commit(endpoint.pk)
     return endpoint
 
 
@@ -263,78 +362,207 @@ def retry_delay(attempt_number: int, *, rng: random.Random | None = None) -> tim
     return base * factor
 
 
-def _delivery_claim(delivery_id) -> WebhookDelivery | None:
-    """Take the delivery's lease if it is due and free; None means someone else has it."""
-    with transaction.atomic():
-        now = timezone.now()
-        delivery = lock_objects.delivery_claimable(
-            delivery_id, now=now, due_before=now + DUE_TOLERANCE
-        ).first()
-        if delivery is None or not delivery.endpoint.is_active:
-            return None
-        delivery.locked_until = now + LEASE
-        # Counted when claimed: a delivery that kills its worker still runs out of attempts.
-        delivery.attempt_count += 1
-        delivery.save(update_fields=["locked_until", "attempt_count", "updated_at"])
-        return delivery
+def _claim(deliveries, *, now, endpoint=None) -> list[WebhookDelivery]:
+    """Lease ``deliveries`` (a due, locked-and-skipping queryset) and count their attempt;
+    ``endpoint``, when given, is theirs (else each delivery's is read with it).
+
+    Counted when claimed: a delivery that kills its worker still runs out of attempts.
+    """
+    rows = list(deliveries)
+    if endpoint is not None:
+        for delivery in rows:
+            delivery.endpoint = endpoint
+    rows = [delivery for delivery in rows if delivery.endpoint.is_active]
+    if rows:
+        locked_until = now + LEASE
+        WebhookDelivery.objects.filter(pk__in=[delivery.pk for delivery in rows]).update(
+            locked_until=locked_until, attempt_count=F("attempt_count") + 1, updated_at=now
+        )
+        for delivery in rows:
+            delivery.locked_until = locked_until
+            delivery.attempt_count += 1
+    return rows
 
 
 def delivery_attempt(*, delivery_id) -> WebhookDelivery | None:
-    """Send the delivery once if it is due, record the attempt and schedule what follows.
+    """Send this one delivery once if it is due, record the attempt, schedule what follows.
 
     Safe to call any number of times: a delivery that is not due, already delivered, or
     leased by another worker is left alone (returns None).
     """
-    delivery = _delivery_claim(delivery_id)
-    if delivery is None:
+    with transaction.atomic():
+        now = timezone.now()
+        claimed = _claim(
+            lock_objects.delivery_claimable(delivery_id, now=now, due_before=now + DUE_TOLERANCE),
+            now=now,
+        )
+    if not claimed:
         return None
-    endpoint, event = delivery.endpoint, delivery.event
-    body = transport.body_encode(event.payload)
-    headers = transport.signed_headers(
-        secrets_=endpoint_signing_secrets(endpoint),
-        msg_id=str(event.pk),
-        body=body,
-        timestamp=int(time.time()),
-    )
-    result = transport.post(endpoint.url, body=body, headers=headers)
-    return _delivery_record(delivery=delivery, result=result)
+    recorded = _batch_send(claimed)
+    return recorded[0] if recorded else None
+
+
+def endpoint_send_due(*, endpoint_id, limit: int = SEND_BATCH) -> int:
+    """Lease up to ``limit`` of the endpoint's due deliveries, send them and record them.
+
+    Returns how many were leased. A full batch means there may be more, so it first queues
+    another task for the endpoint (unless one is queued already): a backlog is sent by as
+    many tasks at once as there are free worker slots. Deliveries another task holds are
+    skipped, so any number of these may run for one endpoint at once.
+    """
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, is_active=True).first()
+    if endpoint is None:
+        return 0
+    with transaction.atomic():
+        now = timezone.now()
+        claimed = _claim(
+            lock_objects.endpoint_deliveries_claimable(
+                endpoint_id, now=now, due_before=now + DUE_TOLERANCE, limit=limit
+            ),
+            now=now,
+            endpoint=endpoint,
+        )
+    if len(claimed) == limit:
+        _enqueue(endpoint_id)  # more may be due: another task sends the next batch meanwhile
+    if claimed:
+        _batch_send(claimed)
+    return len(claimed)
+
+
+def endpoint_drain(*, endpoint_id, flagged: bool = False) -> None:
+    """What a send task does: batches until nothing is due, for at most ``TASK_SEND_SECONDS``
+    (then a successor task goes on, so other endpoints get their turn).
+
+    ``flagged``: the task was queued under the endpoint's "queued" flag. It drops the flag
+    before it looks for due deliveries, so a commit after this point queues a new task and
+    one before it is seen by this one.
+    """
+    if flagged:
+        try:
+            cache.delete(_queued_flag(endpoint_id))
+        except Exception as exc:  # the flag expires by itself
+            logger.warning("webhook send flag for %s not cleared (%s)", endpoint_id, exc)
+    started = time.monotonic()
+    while endpoint_send_due(endpoint_id=endpoint_id) == SEND_BATCH:
+        if time.monotonic() - started > TASK_SEND_SECONDS:
+            _enqueue(endpoint_id, force=True)
+            return
+
+
+def _endpoint_unwell(result: transport.AttemptResult) -> bool:
+    """A failure that says the endpoint, not this one request, is in trouble."""
+    code = result.status_code
+    return code is None or code in RETRY_AFTER_STATUSES or code == 410 or code >= 500
+
+
+def _batch_send(claimed: list[WebhookDelivery]) -> list[WebhookDelivery]:
+    """POST the claimed deliveries (all of one endpoint) in order, then record them.
+
+    Stops early when the endpoint is down, throttles or is gone, or the batch has taken
+    ``BATCH_SEND_SECONDS``: the rest are handed back unsent (their attempt uncounted).
+    """
+    endpoint = claimed[0].endpoint
+    secrets_ = endpoint_signing_secrets(endpoint)
+    started = time.monotonic()
+    sent: list[tuple[WebhookDelivery, transport.AttemptResult]] = []
+    for delivery in claimed:
+        if sent and (
+            _endpoint_unwell(sent[-1][1]) or time.monotonic() - started > BATCH_SEND_SECONDS
+        ):
+            break
+        event = delivery.event
+        body = transport.body_encode(event.payload)
+        headers = transport.signed_headers(
+            secrets_=secrets_, msg_id=str(event.pk), body=body, timestamp=int(time.time())
+        )
+        sent.append((delivery, transport.post(endpoint.url, body=body, headers=headers)))
+    return _batch_record(endpoint=endpoint, sent=sent, unsent=claimed[len(sent) :])
 
 
 @transaction.atomic
-def _delivery_record(
-    *, delivery: WebhookDelivery, result: transport.AttemptResult
-) -> WebhookDelivery | None:
+def _batch_record(*, endpoint, sent, unsent) -> list[WebhookDelivery]:
+    """Record each sent delivery's attempt and outcome, and hand back the unsent ones, in one
+    transaction. Returns the sent deliveries as recorded (without those deleted meanwhile)."""
     now = timezone.now()
-    current = lock_objects.delivery_for_update(delivery.pk).first()
-    if current is None:  # the endpoint was deleted meanwhile
-        return None
-    WebhookDeliveryAttempt.objects.create(
-        delivery=current,
-        number=delivery.attempt_count,
-        status_code=result.status_code,
-        duration_ms=result.duration_ms,
-        error=result.error,
-        response_snippet=result.response_snippet,
-    )
-    current.locked_until = None
-    current.last_status_code = result.status_code
-    current.last_error = result.error or _status_error(result)
-    if current.status == WebhookDelivery.Status.PENDING:
-        _delivery_advance(
-            current, result=result, now=now, failing_since=delivery.endpoint.failing_since
+    ids = [delivery.pk for delivery, _ in sent] + [delivery.pk for delivery in unsent]
+    current = {delivery.pk: delivery for delivery in lock_objects.deliveries_for_update(ids)}
+    attempts, recorded, succeeded = [], [], defaultdict(list)
+    hold_until = None
+    for claimed, result in sent:
+        delivery = current.get(claimed.pk)
+        if delivery is None:  # the endpoint was deleted meanwhile
+            continue
+        attempts.append(
+            WebhookDeliveryAttempt(
+                delivery=delivery,
+                number=claimed.attempt_count,
+                status_code=result.status_code,
+                duration_ms=result.duration_ms,
+                error=result.error,
+                response_snippet=result.response_snippet,
+            )
         )
-    current.save(
-        update_fields=[
-            "locked_until",
-            "last_status_code",
-            "last_error",
-            "status",
-            "delivered_at",
-            "next_attempt_at",
-            "updated_at",
-        ]
+        recorded.append(delivery)
+        delivery.locked_until = None
+        delivery.last_status_code = result.status_code
+        delivery.last_error = result.error or _status_error(result)
+        if delivery.status != WebhookDelivery.Status.PENDING:  # failed by a disable meanwhile
+            delivery.save(update_fields=[*_OUTCOME_FIELDS[:3], "updated_at"])
+            continue
+        if result.succeeded:
+            succeeded[result.status_code].append(delivery)
+            delivery.status = WebhookDelivery.Status.SUCCEEDED
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+            continue
+        _delivery_advance(delivery, result=result, now=now)
+        if _endpoint_unwell(result) and delivery.next_attempt_at is not None:
+            hold_until = delivery.next_attempt_at
+        delivery.save(update_fields=[*_OUTCOME_FIELDS, "updated_at"])
+    WebhookDeliveryAttempt.objects.bulk_create(attempts)
+    for status_code, deliveries in succeeded.items():  # usually one UPDATE for the batch
+        WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+            locked_until=None,
+            last_status_code=status_code,
+            last_error="",
+            status=WebhookDelivery.Status.SUCCEEDED,
+            delivered_at=now,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+    last_succeeded = bool(sent) and sent[-1][1].succeeded
+    if last_succeeded and (endpoint.failing_since is not None or len(succeeded) < len(sent)):
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(
+            failing_since=None
+        )
+    if unsent:
+        _batch_hand_back(endpoint, [delivery.pk for delivery in unsent], hold_until, now=now)
+    return recorded
+
+
+def _batch_hand_back(endpoint, ids, hold_until, *, now) -> None:
+    """Release deliveries leased but not sent, their attempt uncounted. Behind an endpoint
+    that is down or throttling they wait as long as the delivery that found out (so
+    Retry-After covers the whole endpoint); otherwise another task sends them now."""
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        locked_until=None, attempt_count=F("attempt_count") - 1, updated_at=now
     )
-    return current
+    if hold_until is not None:
+        WebhookDelivery.objects.filter(pk__in=ids, status=WebhookDelivery.Status.PENDING).update(
+            next_attempt_at=Greatest(F("next_attempt_at"), hold_until)
+        )
+    elif WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).exists():
+        _send_on_commit(endpoint.pk)
+
+
+_OUTCOME_FIELDS = [
+    "locked_until",
+    "last_status_code",
+    "last_error",
+    "status",
+    "delivered_at",
+    "next_attempt_at",
+]
 
 
 def _status_error(result: transport.AttemptResult) -> str:
@@ -345,22 +573,10 @@ def _status_error(result: transport.AttemptResult) -> str:
     return f"HTTP {result.status_code}"
 
 
-def _delivery_advance(delivery: WebhookDelivery, *, result, now, failing_since) -> None:
-    """Succeed, schedule the next attempt, or give up, after one attempt's result.
-
-    ``failing_since`` is the endpoint's as read when the delivery was claimed.
-    """
+def _delivery_advance(delivery: WebhookDelivery, *, result, now) -> None:
+    """Schedule the next attempt or give up, after one failed attempt."""
     Status = WebhookDelivery.Status
     endpoint_id = delivery.endpoint_id
-    if result.succeeded:
-        delivery.status = Status.SUCCEEDED
-        delivery.delivered_at = now
-        delivery.next_attempt_at = None
-        if failing_since is not None:
-            WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=False).update(
-                failing_since=None
-            )
-        return
     if result.status_code == 410:
         delivery.status = Status.FAILED
         delivery.next_attempt_at = None
@@ -392,7 +608,7 @@ def _delivery_advance(delivery: WebhookDelivery, *, result, now, failing_since) 
     if result.status_code in RETRY_AFTER_STATUSES and result.retry_after is not None:
         delay = min(max(timedelta(seconds=result.retry_after), MIN_DELAY), MAX_RETRY_AFTER)
     delivery.next_attempt_at = now + delay
-    _enqueue_on_commit(delivery.pk, countdown=delay.total_seconds())
+    _send_on_commit(endpoint_id, countdown=delay.total_seconds())
 
 
 @transaction.atomic
@@ -408,29 +624,33 @@ def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     delivery.next_attempt_at = now
     delivery.locked_until = None
     delivery.save()
-    _enqueue_on_commit(delivery.pk)
+    _send_on_commit(delivery.endpoint_id)
     return delivery
 
 
 def deliveries_requeue_due() -> int:
-    """Queue again every delivery whose task was lost (broker down, worker killed).
+    """Queue sends again for deliveries whose task was lost (broker down, worker killed).
 
     A delivery counts as lost once it has been due for ``SWEEP_GRACE`` with no live lease.
-    Re-queued deliveries are marked due now, so a long queue backlog gets at most one extra
-    task per delivery per ``SWEEP_GRACE`` (the extra ones find nothing to do).
+    One task is queued per endpoint; the deliveries it covers are marked due now, so a long
+    queue backlog gets at most one extra task per endpoint per ``SWEEP_GRACE``. Returns how
+    many deliveries were handed over.
     """
     now = timezone.now()
-    due_ids = list(
+    due = (
         WebhookDelivery.objects.due(now, due_before=now - SWEEP_GRACE)
         .filter(endpoint__is_active=True)
         .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
+        .values_list("pk", "endpoint_id")[:SWEEP_BATCH]
     )
+    by_endpoint = defaultdict(list)
+    for delivery_id, endpoint_id in due:
+        by_endpoint[endpoint_id].append(delivery_id)
     queued = []
-    for delivery_id in due_ids:
-        if not _enqueue(delivery_id, force=True):
+    for endpoint_id, delivery_ids in by_endpoint.items():
+        if not _enqueue(endpoint_id, force=True):
             break  # the broker is still away; the next sweep tries again
-        queued.append(delivery_id)
+        queued.extend(delivery_ids)
     WebhookDelivery.objects.filter(
         pk__in=queued,
         status=WebhookDelivery.Status.PENDING,

@@ -3,9 +3,16 @@ from celery import shared_task
 from webhooks import services
 
 
+@shared_task(name="webhooks.tasks.send_due")
+def send_due_task(endpoint_id: str, flagged: bool = False) -> None:
+    """Send the endpoint's due deliveries in batches (idempotent: leases re-check the rows)."""
+    services.endpoint_drain(endpoint_id=endpoint_id, flagged=flagged)
+
+
 @shared_task(name="webhooks.tasks.deliver")
 def deliver_task(delivery_id: str) -> None:
-    """Send one delivery if it is still due (idempotent: re-checks the row)."""
+    """One delivery, if still due. No longer queued; kept for messages queued before the
+    batched sends."""
     services.delivery_attempt(delivery_id=delivery_id)
 
 
