@@ -251,13 +251,22 @@ class PaymentAllocation(OrgScopedModel):
 class MatchSuggestion(models.Model):
     """A ranked candidate application of a payment, from the last matching run."""
 
+    # Derived rows that a matching run replaces wholesale (hundreds of thousands at a time,
+    # by COPY): no database foreign keys, whose per-row checks were half of the database's
+    # work in storing them. Django still deletes them with their organization or payment
+    # (on_delete runs in the ORM), payments are never deleted on their own, and they are only
+    # ever read through their payment.
     id = models.BigAutoField(primary_key=True)
     organization = models.ForeignKey(
-        "arpilot.Organization", on_delete=models.CASCADE, related_name="+"
+        "arpilot.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     # (payment, rank) is unique: that index serves lookups by payment too.
     payment = models.ForeignKey(
-        Payment, on_delete=models.CASCADE, related_name="suggestions", db_index=False
+        Payment,
+        on_delete=models.CASCADE,
+        related_name="suggestions",
+        db_index=False,
+        db_constraint=False,
     )
     rank = models.PositiveSmallIntegerField()
     invoice_ids = models.JSONField()

@@ -15,6 +15,7 @@ import logging
 import os
 import time
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -684,6 +685,8 @@ def payment_auto_apply(*, organization, payment_id, invoice_ids, amount: Decimal
 # --- matching ---------------------------------------------------------------------------------
 
 MATCH_BATCH = 10_000
+# Payments ranked per worker job; their rows come back built, ready to store.
+MATCH_CHUNK = 2_000
 SUGGESTIONS_KEPT = 5
 # POST /payments matches the new payment inline when the organization has at most this many
 # open invoices (building the index is then quick); larger books are matched by the task.
@@ -748,18 +751,24 @@ def _payer_history(organization):
     return history
 
 
-def _suggestions_store(organization_id: int, payment_ids: list, rows: list[tuple]) -> None:
-    """Replace the suggestions of ``payment_ids`` with ``rows`` (COPY on PostgreSQL)."""
-    now = timezone.now()
+def _suggestions_store(
+    organization_id: int, payment_ids: list, rows: list[tuple] = (), *, copy_text: str = ""
+) -> None:
+    """Replace the suggestions of ``payment_ids`` with ``rows``, or on PostgreSQL with
+    ``copy_text`` (rows as ``_suggestions_copy_text`` writes them) by COPY."""
     if connection.vendor == "postgresql":
+        # IN (SELECT unnest(…)) is planned as index lookups per id; "= ANY(array)" of
+        # thousands of ids was planned as a sequential scan of every organization's rows.
         with connection.cursor() as cursor:
             cursor.execute(
-                f"DELETE FROM {MatchSuggestion._meta.db_table} WHERE payment_id = ANY(%s)",  # noqa: S608
+                f"DELETE FROM {MatchSuggestion._meta.db_table} "  # noqa: S608
+                "WHERE payment_id IN (SELECT unnest(%s::uuid[]))",
                 [list(payment_ids)],
             )
-        if not rows:
-            return
-        _suggestions_copy(organization_id, rows, now)
+        if rows:
+            copy_text += _suggestions_copy_text(organization_id, rows, timezone.now().isoformat())
+        if copy_text:
+            _suggestions_copy(copy_text)
         return
     MatchSuggestion.objects.filter(payment_id__in=payment_ids).delete()
     MatchSuggestion.objects.bulk_create(
@@ -787,27 +796,32 @@ def _uuid_array(ids: list[str]) -> str:
     return '["' + '", "'.join(ids) + '"]' if ids else "[]"
 
 
-def _suggestions_copy(organization_id: int, rows: list[tuple], now) -> None:
-    table = MatchSuggestion._meta.db_table
-    columns = (
-        "organization_id",
-        "payment_id",
-        "rank",
-        "invoice_ids",
-        "invoice_numbers",
-        "amount",
-        "score",
-        "reasons",
-        "created_at",
-    )
-    stamp = now.isoformat()
+_SUGGESTION_COLUMNS = (
+    "organization_id",
+    "payment_id",
+    "rank",
+    "invoice_ids",
+    "invoice_numbers",
+    "amount",
+    "score",
+    "reasons",
+    "created_at",
+)
+
+
+def _suggestions_copy_text(organization_id: int, rows: list[tuple], stamp: str) -> str:
+    """Suggestion rows as COPY text, in ``_SUGGESTION_COLUMNS`` order."""
     # Invoice ids are UUID strings: their JSON array needs no encoder.
-    text = "".join(
+    return "".join(
         f"{organization_id}\t{payment_id}\t{rank}\t{_uuid_array(invoice_ids)}\t"
         f"{_copy_json(numbers)}\t{amount}\t{score!r}\t{_copy_json(reasons)}\t{stamp}\n"
         for payment_id, rank, invoice_ids, numbers, amount, score, reasons in rows
     )
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+
+
+def _suggestions_copy(text: str) -> None:
+    table = MatchSuggestion._meta.db_table
+    sql = f"COPY {table} ({', '.join(_SUGGESTION_COLUMNS)}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         copy.write(text)
 
@@ -839,9 +853,6 @@ def payments_match(
     limit, never unapplied by a clerk; each auto-application re-checks the balances under
     its locks.
     """
-    from payments.matching import MatchIndex, PaymentInput
-    from payments.matching.parallel import suggest_all
-
     org_id = getattr(organization, "pk", organization)
     options = payment_settings_get(organization=org_id)
     if auto_apply is None:
@@ -856,54 +867,15 @@ def payments_match(
         clock = now
 
     run = MatchRun()
-    candidates = Payment.objects.for_org(org_id).unmatched().order_by("pk")
-    if payment_ids is not None:
-        candidates = candidates.filter(pk__in=list(payment_ids))
-    payments = [
-        (
-            PaymentInput(
-                id=pk,
-                amount=amount,
-                payment_date=paid_on,
-                payer_name=payer,
-                reference=reference,
-                notes=notes,
-            ),
-            unapplied,
+    # Reading, indexing, ranking and storing make millions of long-lived objects with few
+    # cycles: the collector stays off meanwhile. Its full collections walked them again and
+    # again (a third of the store phase, growing faster than the run), and in forked
+    # workers they would copy the pages they touch. Everything big is gone with
+    # ``_match_rank_and_store``'s frame before it is switched on again.
+    with _collector_paused():
+        decisions = _match_rank_and_store(
+            org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap
         )
-        for pk, amount, paid_on, payer, reference, notes, unapplied in candidates.values_list(
-            "pk",
-            "amount",
-            "payment_date",
-            "payer_name",
-            "payer_reference",
-            "notes",
-            "unapplied_by_clerk",
-        )
-    ]
-    run.payments = len(payments)
-    if not payments:
-        return run
-    invoices = _open_invoices(org_id)
-    history = _payer_history(org_id)
-    lap("read")
-    numbers = {invoice.id: invoice.invoice_number for invoice in invoices}
-    index = MatchIndex.build(invoices, history, short_pay_absolute=options.write_off_tolerance)
-    del invoices
-    lap("index")
-    # The index and the rankings are millions of long-lived objects: keep the collector off
-    # them (full collections would walk them again and again, and forked workers would
-    # copy the pages it touches).
-    gc.freeze()
-    try:
-        inputs = [payment for payment, _ in payments]
-        ranked = suggest_all(index, inputs, limit=SUGGESTIONS_KEPT, workers=workers)
-        lap("rank")
-        decisions = _match_store(
-            org_id, payments, ranked, numbers, options, auto_apply, today, batch_size, run, lap
-        )
-    finally:
-        gc.unfreeze()
     for pk, suggestion in decisions:
         if payment_auto_apply(
             organization=org_id,
@@ -916,18 +888,62 @@ def payments_match(
     return run
 
 
-def _match_store(
-    org_id, payments, ranked, numbers, options, auto_apply, today, batch_size, run, lap
-) -> list:
-    """Write the rankings batch by batch; return the (payment id, suggestion) to auto-apply."""
-    from payments.matching import decide
+@contextmanager
+def _collector_paused():
+    """The cyclic garbage collector off for a bulk job that makes hundreds of thousands of
+    long-lived objects with few cycles: each full collection would walk them all again.
+    Reference counting still frees everything as usual."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
-    decisions = []
-    for start in range(0, len(payments), batch_size):
-        rows = []
-        for (payment, unapplied), suggestions in zip(
-            payments[start : start + batch_size], ranked[start : start + batch_size], strict=True
-        ):
+
+def _match_rank_and_store(
+    org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap
+) -> list:
+    """Read, index, rank and store; return the (payment id, suggestion) to auto-apply."""
+    from payments.matching import MatchIndex, PaymentInput, decide
+    from payments.matching.parallel import suggest_chunks
+
+    candidates = Payment.objects.for_org(org_id).unmatched().order_by("pk")
+    if payment_ids is not None:
+        candidates = candidates.filter(pk__in=list(payment_ids))
+    payments = [
+        PaymentInput(
+            id=pk,
+            amount=amount,
+            payment_date=paid_on,
+            payer_name=payer,
+            reference=reference,
+            notes=notes,
+        )
+        for pk, amount, paid_on, payer, reference, notes in candidates.values_list(
+            "pk", "amount", "payment_date", "payer_name", "payer_reference", "notes"
+        )
+    ]
+    run.payments = len(payments)
+    if not payments:
+        return []
+    unapplied_before = set(candidates.filter(unapplied_by_clerk=True).values_list("pk", flat=True))
+    invoices = _open_invoices(org_id)
+    history = _payer_history(org_id)
+    lap("read")
+    numbers = {invoice.id: invoice.invoice_number for invoice in invoices}
+    index = MatchIndex.build(invoices, history, short_pay_absolute=options.write_off_tolerance)
+    del invoices
+    lap("index")
+    copy = connection.vendor == "postgresql"
+    stamp = timezone.now().isoformat()
+
+    def finish(start: int, end: int, ranked: list) -> tuple:
+        """A chunk's rows to store (as COPY text on PostgreSQL) and auto-apply decisions;
+        runs in the ranking worker."""
+        rows, decisions = [], []
+        for payment, suggestions in zip(payments[start:end], ranked, strict=True):
             for rank, suggestion in enumerate(suggestions, start=1):
                 rows.append(
                     (
@@ -948,16 +964,46 @@ def _match_store(
                     margin=float(options.auto_apply_margin),
                     max_age_days=options.auto_apply_max_age_days,
                     today=today,
-                    previously_unapplied=unapplied,
+                    previously_unapplied=payment.id in unapplied_before,
                 )
                 if decision.apply:
                     decisions.append((payment.id, decision.suggestion))
+        count = len(rows)
+        return (_suggestions_copy_text(org_id, rows, stamp) if copy else rows), count, decisions
+
+    decisions: list = []
+    pending: list = []  # chunks ranked and not yet stored: (start, end, rows or text)
+
+    def store() -> None:
+        ids = [payment.id for start, end, _ in pending for payment in payments[start:end]]
         with transaction.atomic():
             lock_objects.matching_store_lock(org_id)
-            _suggestions_store(
-                org_id, [payment.id for payment, _ in payments[start : start + batch_size]], rows
-            )
-        run.suggestions += len(rows)
+            if copy:
+                _suggestions_store(org_id, ids, copy_text="".join(rows for *_, rows in pending))
+            else:
+                _suggestions_store(org_id, ids, [row for *_, rows in pending for row in rows])
+        pending.clear()
+
+    # Stored in transactions of ``batch_size`` payments while the workers rank the next.
+    chunk_size = min(batch_size, MATCH_CHUNK)
+    chunks = suggest_chunks(
+        index,
+        payments,
+        limit=SUGGESTIONS_KEPT,
+        workers=workers,
+        chunk_size=chunk_size,
+        finish=finish,
+    )
+    start = 0
+    for rows, count, chunk_decisions in chunks:
+        lap("rank")
+        end = min(start + chunk_size, len(payments))
+        pending.append((start, end, rows))
+        decisions += chunk_decisions
+        run.suggestions += count
+        if end - pending[0][0] >= batch_size or end == len(payments):
+            store()
+        start = end
         lap("store")
     return decisions
 
@@ -1309,12 +1355,18 @@ def payment_import_run(*, import_id) -> None:
     Safe to run twice: payments are unique per organization by bank transaction id or
     fingerprint, and the counters are recomputed from the rows.
     """
-    from payments import importers, tasks
-    from payments.models import PaymentImport
-
     payment_import = _import_claim(import_id)
     if payment_import is None:
         return
+    with _collector_paused():  # a file's rows: see _collector_paused
+        _import_run(payment_import)
+
+
+def _import_run(payment_import) -> None:
+    from payments import importers, tasks
+    from payments.models import PaymentImport
+
+    import_id = payment_import.pk
     try:
         result = importers.parse(
             zlib.decompress(bytes(payment_import.data)),

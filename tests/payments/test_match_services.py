@@ -56,6 +56,36 @@ def test_rerunning_replaces_suggestions(org, customer, manual):
     assert not first & second
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_chunks_ranked_in_workers_are_stored_batch_by_batch(org, customer, monkeypatch, workers):
+    """Rows built where they were ranked (forked workers with 2), stored 5 payments per
+    transaction, auto-apply decided there too: the same outcome as one by one."""
+    monkeypatch.setattr(services, "MATCH_CHUNK", 2)
+    invoices = [
+        make_invoice(
+            org, customer=customer, amount=f"{100 + n}.00", invoice_number=f"INV-{1001 + n}"
+        )
+        for n in range(11)
+    ]
+    payments = [
+        make_payment(org, amount=f"{100 + n}.00", payer_reference=f"INV-{1001 + n}")
+        for n in range(11)
+    ]
+
+    run = services.payments_match(organization=org, batch_size=5, workers=workers)
+
+    assert (run.payments, run.auto_applied) == (11, 11)
+    assert run.suggestions == MatchSuggestion.objects.filter(organization=org).count() >= 11
+    for payment, invoice in zip(payments, invoices, strict=True):
+        best = MatchSuggestion.objects.get(payment=payment, rank=1)
+        assert (best.invoice_ids, best.invoice_numbers) == (
+            [str(invoice.pk)],
+            [invoice.invoice_number],
+        )
+        payment.refresh_from_db()
+        assert (payment.status, payment.auto_applied) == (Payment.Status.APPLIED, True)
+
+
 def test_match_only_the_given_unmatched_payments(org, customer, manual):
     make_invoice(org, customer=customer, amount="10.00")
     chosen = make_payment(org, amount="10.00", payer_name="Acme Corp")
