@@ -83,6 +83,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Rows rendered dozens of times per page (arpilot/jinja2.py says why).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "arpilot.jinja2.environment"},
+    },
 ]
 
 # --- Database -----------------------------------------------------------------------------

@@ -7,10 +7,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.db.models import Prefetch, Q
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template import engines
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from arpilot.errors import ApplicationError
@@ -31,6 +36,7 @@ from receivables.models import Invoice
 QUEUE_PAGE = 50
 # Rendered queue rows are cached under a digest of what they show (see ``_row_key``).
 ROW_CACHE_SECONDS = 600
+ROW_TEMPLATE = "payments/review_row.html"  # Jinja2: templates/jinja2/
 SUGGESTIONS_SHOWN = 3
 SEARCH_LIMIT = 10
 
@@ -244,6 +250,46 @@ def _row_key(payment: Payment, currency: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
+def _row_html(
+    payment: Payment,
+    currency: str,
+    *,
+    flash: bool = False,
+    error: str = "",
+    changes: list[str] = (),
+    split_html: str = "",
+) -> str:
+    """A payment's review row (after ``_attach_suggestions``), rendered by Jinja2."""
+    template = engines["jinja2"].get_template(ROW_TEMPLATE).template
+    # The template autoescapes everything it interpolates.
+    return mark_safe(
+        template.render(
+            payment=payment,
+            currency=currency,
+            flash=flash,
+            error=error,
+            changes=changes,
+            split_inline=bool(split_html),
+            split_html=split_html,
+        )
+    )
+
+
+def _attach_rows(payments: list[Payment], currency: str) -> None:
+    """Give each payment its ``row_html``: the rows cached under their digest come from one
+    cache read; the others are rendered and cached together."""
+    keys = {payment.pk: f"review-row:{payment.row_key}" for payment in payments}
+    cached = cache.get_many(list(keys.values()))
+    fresh = {}
+    for payment in payments:
+        html = cached.get(keys[payment.pk])
+        if html is None:
+            html = fresh[keys[payment.pk]] = str(_row_html(payment, currency))
+        payment.row_html = mark_safe(html)  # rendered (and escaped) by the row template
+    if fresh:
+        cache.set_many(fresh, ROW_CACHE_SECONDS)
+
+
 def _queue_context(request, queryset, *, reviewed: bool | None):
     form = QueueFilterForm(request.GET)
     queryset = _filter(queryset, form)
@@ -260,7 +306,6 @@ def _queue_context(request, queryset, *, reviewed: bool | None):
         "payments": payments,
         "next_url": request.get_full_path(),
         "currency": request.organization.currency,
-        "row_cache_seconds": ROW_CACHE_SECONDS,
     }
 
 
@@ -268,6 +313,7 @@ def _queue_context(request, queryset, *, reviewed: bool | None):
 def review_queue(request):
     """Unreviewed payments, newest first, with their top suggestions and evidence."""
     context = _queue_context(request, _payments(request.organization), reviewed=False)
+    _attach_rows(context["payments"], context["currency"])
     return render(request, "payments/review_queue.html", context)
 
 
@@ -284,6 +330,11 @@ def payment_detail(request, pk):
     organization = request.organization
     payment = org_object_or_404(_payments(organization), pk=pk)
     _attach_suggestions(organization, [payment])
+    next_url = request.get_full_path()
+    split_html = render_to_string(
+        "payments/split_panel.html", {"payment": payment, "next_url": next_url}, request=request
+    )
+    payment.row_html = _row_html(payment, organization.currency, split_html=split_html)
     history = (
         PaymentAllocation.objects.for_org(organization)
         .filter(payment=payment)
@@ -296,7 +347,7 @@ def payment_detail(request, pk):
         {
             "payment": payment,
             "history": history,
-            "next_url": request.get_full_path(),
+            "next_url": next_url,
             "currency": organization.currency,
         },
     )
@@ -451,17 +502,8 @@ def _respond(request, organization, payment_pk, *, before: Snapshot | None, erro
     _attach_suggestions(organization, [payment])
     changes = _changes(organization, before, payment) if before and not error else []
     if is_htmx(request):
-        return render(
-            request,
-            "payments/review_row.html",
-            {
-                "payment": payment,
-                "changes": changes,
-                "error": error,
-                "flash": True,
-                "next_url": safe_next(request, reverse("payments:review")),
-                "currency": organization.currency,
-            },
+        return HttpResponse(
+            _row_html(payment, organization.currency, flash=True, error=error, changes=changes)
         )
     if error:
         messages.error(request, error)

@@ -216,6 +216,18 @@ def test_review_queue_shows_payment_suggestions_and_evidence(ui, org):
     assert "<kbd>j</kbd> / <kbd>k</kbd>" in page
 
 
+def test_queue_rows_escape_what_banks_send(ui, org):
+    """Rows are rendered by Jinja2 with autoescaping: a payer name or reference is text."""
+    book(org, 1)
+    Payment.objects.for_org(org).update(
+        payer_name='<script>alert("x")</script>', payer_reference="<b>INV & co</b>"
+    )
+    page = ui.get(reverse("payments:review")).content.decode()
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    assert "&lt;b&gt;INV &amp; co&lt;/b&gt;" in page
+
+
 def test_applying_the_first_suggestion_updates_the_row_and_says_what_changed(ui, org):
     [invoice] = book(org, 1)
     payment = Payment.objects.for_org(org).get()
