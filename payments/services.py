@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import threading
 import time
 import zlib
 from contextlib import contextmanager
@@ -1156,13 +1157,9 @@ def _uuid4_texts(count: int) -> list[str]:
     ]
 
 
-def _import_rows(payment_import, result) -> tuple[dict, list[tuple]]:
-    """The file's credits as payment rows: (values shared by all, one tuple per credit in
-    ``IMPORT_COLUMNS`` order). A credit with a bank transaction id is keyed by it, one
-    without by its fingerprint."""
-
+def _import_shared(payment_import) -> tuple[dict, str]:
+    """The values every payment of an import shares, and the organization's currency."""
     from arpilot.models import Organization
-    from payments.importers import fingerprints
 
     organization_currency = Organization.objects.values_list("currency", flat=True).get(
         pk=payment_import.organization_id
@@ -1183,14 +1180,22 @@ def _import_rows(payment_import, result) -> tuple[dict, list[tuple]]:
         "source": Payment.Source.IMPORT,
         "payment_import_id": payment_import.pk,
     }
-    file_currency = result.currency or organization_currency or ""
-    file_account = result.account or ""
-    # Only credits without a bank transaction id are keyed by a fingerprint (numbered among
-    # themselves, so two identical ones in a file are both kept).
-    anonymous = [tx for tx in result.transactions if not (tx.bank_transaction_id or "").strip()]
-    prints = dict(zip(map(id, anonymous), fingerprints(anonymous), strict=True))
+    return shared, organization_currency or ""
+
+
+def _import_row_tuples(
+    transactions, *, file_currency: str, file_account: str, seen_prints: dict
+) -> list[tuple]:
+    """Credits as payment rows, one tuple each in ``IMPORT_COLUMNS`` order. A credit with a
+    bank transaction id is keyed by it, one without by its fingerprint (numbered among
+    themselves across the file through ``seen_prints``, so two identical ones are both
+    kept)."""
+    from payments.importers import fingerprints
+
+    anonymous = [tx for tx in transactions if not (tx.bank_transaction_id or "").strip()]
+    prints = dict(zip(map(id, anonymous), fingerprints(anonymous, seen_prints), strict=True))
     rows = []
-    for tx, pk in zip(result.transactions, _uuid4_texts(len(result.transactions)), strict=True):
+    for tx, pk in zip(transactions, _uuid4_texts(len(transactions)), strict=True):
         bank_id = (tx.bank_transaction_id or "").strip()[:255]
         rows.append(
             (
@@ -1207,6 +1212,18 @@ def _import_rows(payment_import, result) -> tuple[dict, list[tuple]]:
                 "" if bank_id else prints[id(tx)],
             )
         )
+    return rows
+
+
+def _import_rows(payment_import, result) -> tuple[dict, list[tuple]]:
+    """A whole parsed file's credits as payment rows, with the values they share."""
+    shared, organization_currency = _import_shared(payment_import)
+    rows = _import_row_tuples(
+        result.transactions,
+        file_currency=result.currency or organization_currency,
+        file_account=result.account or "",
+        seen_prints={},
+    )
     return shared, rows
 
 
@@ -1367,34 +1384,80 @@ def _import_run(payment_import) -> None:
     from payments.models import PaymentImport
 
     import_id = payment_import.pk
-    try:
-        result = importers.parse(
-            zlib.decompress(bytes(payment_import.data)),
-            fmt=payment_import.format or None,
-            csv_mapping=_csv_mapping(payment_import.csv_mapping),
+    stored_file = bytes(payment_import.data)
+    fmt = payment_import.format or None
+    mapping = _csv_mapping(payment_import.csv_mapping)
+    # The file is parsed in a thread (pure Python, no database) while this thread stores
+    # what it has read so far: a CSV's credits appear in ``streamed`` row by row, and each
+    # full batch is stored while the parse goes on, so the database works while Python
+    # parses. (The other formats hand over their transactions when they are done.)
+    streamed = importers.ParseResult(format=importers.FORMAT_CSV)
+    outcome: dict = {}
+
+    def parse() -> None:
+        try:
+            data = zlib.decompress(stored_file)
+            outcome["result"] = importers.parse(data, fmt=fmt, csv_mapping=mapping, into=streamed)
+        except Exception as exc:  # reported below, in the import's status
+            outcome["error"] = exc
+
+    parser = threading.Thread(target=parse, name=f"import-parse-{import_id}", daemon=True)
+    parser.start()
+    shared, organization_currency = _import_shared(payment_import)
+    seen_prints: dict = {}
+    progress = {"stored": 0}
+
+    def store(transactions, *, file_currency: str, file_account: str, read: int) -> None:
+        rows = _import_row_tuples(
+            transactions,
+            file_currency=file_currency,
+            file_account=file_account,
+            seen_prints=seen_prints,
         )
-    except importers.ImportFileError as exc:
-        PaymentImport.objects.filter(pk=payment_import.pk).update(
+        progress["stored"] += len(rows)
+        with transaction.atomic():
+            _relaxed_commit()
+            _insert_new_payments(shared, rows)
+            PaymentImport.objects.filter(pk=import_id).update(
+                processed=progress["stored"], total=read, updated_at=timezone.now()
+            )
+
+    # A CSV credit without a currency or account of its own has none from the file either:
+    # ParseResult.currency/account are the one value every credit carried. So batches stored
+    # before the parse ends get the organization's currency and no account, as they would
+    # after it.
+    consumed = 0
+    while parser.is_alive():
+        if len(streamed.transactions) - consumed >= IMPORT_BATCH:
+            batch = streamed.transactions[consumed : consumed + IMPORT_BATCH]
+            consumed += len(batch)
+            store(
+                batch,
+                file_currency=organization_currency,
+                file_account="",
+                read=len(streamed.transactions),
+            )
+        else:
+            parser.join(0.005)
+    error = outcome.get("error")
+    if error is not None:
+        if not isinstance(error, importers.ImportFileError):
+            logger.error("payment import %s failed", import_id, exc_info=error)
+        PaymentImport.objects.filter(pk=import_id).update(
             status=PaymentImport.Status.FAILED,
-            error=exc.message,
+            error=error.message
+            if isinstance(error, importers.ImportFileError)
+            else f"unexpected error: {type(error).__name__}",
             finished_at=timezone.now(),
             updated_at=timezone.now(),
         )
         return
-    except Exception as exc:
-        logger.exception("payment import %s failed", import_id)
-        PaymentImport.objects.filter(pk=payment_import.pk).update(
-            status=PaymentImport.Status.FAILED,
-            error=f"unexpected error: {type(exc).__name__}",
-            finished_at=timezone.now(),
-            updated_at=timezone.now(),
-        )
-        return
-    shared, rows = _import_rows(payment_import, result)
-    PaymentImport.objects.filter(pk=payment_import.pk).update(
+    result = outcome["result"]
+    total = len(result.transactions)
+    PaymentImport.objects.filter(pk=import_id).update(
         format=result.format,
-        total=len(rows),
-        processed=0,
+        total=total,
+        processed=progress["stored"],
         debits_skipped=result.debits_skipped,
         rejected=[
             {"line_number": line.line_number, "reason": line.reason} for line in result.rejected
@@ -1403,14 +1466,14 @@ def _import_run(payment_import) -> None:
         currency=(result.currency or "")[:3],
         updated_at=timezone.now(),
     )
-    for start in range(0, len(rows), IMPORT_BATCH):
-        batch = rows[start : start + IMPORT_BATCH]
-        with transaction.atomic():
-            _relaxed_commit()
-            _insert_new_payments(shared, batch)
-            PaymentImport.objects.filter(pk=payment_import.pk).update(
-                processed=start + len(batch), updated_at=timezone.now()
-            )
+    for start in range(consumed, total, IMPORT_BATCH):
+        store(
+            result.transactions[start : start + IMPORT_BATCH],
+            file_currency=result.currency or organization_currency,
+            file_account=result.account or "",
+            read=total,
+        )
+    rows_count = total
     created = Payment.objects.filter(payment_import_id=payment_import.pk)
     created_count = created.count()
     with transaction.atomic():
@@ -1431,7 +1494,7 @@ def _import_run(payment_import) -> None:
         PaymentImport.objects.filter(pk=payment_import.pk).update(
             status=PaymentImport.Status.DONE,
             created_count=created_count,
-            duplicates_count=len(rows) - created_count,
+            duplicates_count=rows_count - created_count,
             finished_at=timezone.now(),
             updated_at=timezone.now(),
         )

@@ -46,9 +46,16 @@ NOT_A_BANK_FILE = "the file is not a recognised bank file (CSV, OFX, CAMT.053 or
 
 
 def parse(
-    data: bytes, *, fmt: str | None = None, csv_mapping: CsvMapping | None = None
+    data: bytes,
+    *,
+    fmt: str | None = None,
+    csv_mapping: CsvMapping | None = None,
+    into: ParseResult | None = None,
 ) -> ParseResult:
     """Parse a bank file, detecting its format unless ``fmt`` is given.
+
+    ``into``: a result that a CSV parse fills as it reads (see ``parse_csv``); the other
+    formats return a result of their own when they are done.
 
     Raises ImportFileError (one message) when the file as a whole cannot be read; bad lines
     within a readable file become ``ParseResult.rejected`` entries instead.
@@ -63,7 +70,7 @@ def parse(
             raise ImportFileError(NOT_A_BANK_FILE)
     try:
         if fmt == FORMAT_CSV:
-            return parse_csv(data, csv_mapping)
+            return parse_csv(data, csv_mapping, into=into)
         if fmt == FORMAT_OFX:
             return parse_ofx(data)
         if fmt == FORMAT_CAMT053:
@@ -105,10 +112,13 @@ def fingerprint(tx: BankTransaction, occurrence: int = 1) -> str:
     return hashlib.sha256(b"\x1f".join(parts)).hexdigest()
 
 
-def fingerprints(transactions: list[BankTransaction]) -> list[str]:
+def fingerprints(
+    transactions: list[BankTransaction], seen: dict[str, int] | None = None
+) -> list[str]:
     """Fingerprints of a file's transactions, numbering identical ones (two equal payments
-    on one day are both kept, and re-importing the file still finds both)."""
-    seen: dict[str, int] = {}
+    on one day are both kept, and re-importing the file still finds both). ``seen``
+    carries the numbering from one part of a file to the next."""
+    seen = {} if seen is None else seen
     result = []
     for tx in transactions:
         base = fingerprint(tx)

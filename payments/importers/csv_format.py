@@ -478,8 +478,14 @@ def looks_like_csv(data: bytes) -> bool:
     return data_like >= 2
 
 
-def parse_csv(data: bytes, mapping: CsvMapping | None = None) -> ParseResult:
-    """Read a CSV bank export; credits become transactions, debits are counted."""
+def parse_csv(
+    data: bytes, mapping: CsvMapping | None = None, *, into: ParseResult | None = None
+) -> ParseResult:
+    """Read a CSV bank export; credits become transactions, debits are counted.
+
+    ``into``: the result to fill (and return). Its transactions are appended one by one as
+    the rows are read, so another thread may take the first ones while the parse goes on.
+    """
     mapping = mapping or CsvMapping()
     text = decode_text(data)
     if "\x00" in text[:65536]:
@@ -508,7 +514,9 @@ def parse_csv(data: bytes, mapping: CsvMapping | None = None) -> ParseResult:
     else:
         columns = _mapped_columns(mapping, None, None)
         body_start = 0
-    return _parse_rows(rows[body_start:], starts[body_start:], headers, columns, mapping, delimiter)
+    return _parse_rows(
+        rows[body_start:], starts[body_start:], headers, columns, mapping, delimiter, into
+    )
 
 
 def _header_by_mapping(rows: list[list[str]], mapping: CsvMapping) -> int | None:
@@ -532,8 +540,9 @@ def _parse_rows(
     columns: _Columns,
     mapping: CsvMapping,
     delimiter: str,
+    into: ParseResult | None = None,
 ) -> ParseResult:
-    result = ParseResult(format=FORMAT_CSV)
+    result = into if into is not None else ParseResult(format=FORMAT_CSV)
     money_columns = [c for c in (columns.amount, columns.credit, columns.debit) if c is not None]
     decimal_separator = mapping.decimal_separator or detect_decimal_separator(
         [row[c] for row in rows[:2000] for c in money_columns if len(row) > c and row[c].strip()],

@@ -315,3 +315,93 @@ def test_a_concurrent_import_winning_the_race_is_not_a_crash(api, org, monkeypat
     assert second["status"] == "done", second
     assert (second["created_count"], second["duplicates_count"]) == (2, 2)
     assert Payment.objects.for_org(org).count() == 4
+
+
+def _csv(lines: list[str]) -> bytes:
+    return ("Date,Description,Amount,Currency\n" + "\n".join(lines) + "\n").encode()
+
+
+def test_a_csv_is_stored_batch_by_batch_while_it_is_read(api, org, monkeypatch):
+    """Batches of 3: identical credits without a bank id in different batches are numbered
+    across the file (both kept), currencies and debits land as read in one go, and a
+    re-import still finds every credit."""
+    monkeypatch.setattr(services, "IMPORT_BATCH", 3)
+    same = "2024-10-01,ACME CORP INV-1,100.00,"
+    lines = [same, "2024-10-02,GLOBEX,-5.00,", "2024-10-02,INITECH,20.00,EUR"]
+    lines += [f"2024-10-03,PAYER {n},{10 + n}.00," for n in range(5)] + [same]
+    stored = []
+    insert = services._insert_new_payments
+    monkeypatch.setattr(
+        services,
+        "_insert_new_payments",
+        lambda shared, rows: stored.append(len(rows)) or insert(shared, rows),
+    )
+
+    result = outcome(api, upload(api, "batches.csv", _csv(lines)))
+
+    assert (result["status"], result["total"], result["processed"]) == ("done", 8, 8)
+    assert (result["created_count"], result["debits_skipped"]) == (8, 1)
+    assert sum(stored) == 8 and max(stored) <= 3
+    acme = Payment.objects.for_org(org).filter(payer_reference="ACME CORP INV-1")
+    assert acme.count() == 2
+    assert len(set(acme.values_list("fingerprint", flat=True))) == 2
+    currencies = dict(Payment.objects.for_org(org).values_list("payer_reference", "currency"))
+    assert currencies["INITECH"] == "EUR" and currencies["PAYER 0"] == org.currency
+
+    again = outcome(api, upload(api, "batches-again.csv", _csv(lines)))
+    assert (again["created_count"], again["duplicates_count"]) == (0, 8)
+
+
+def test_an_unexpected_parse_error_fails_the_import_with_a_reason(api, org, monkeypatch):
+    from payments import importers
+
+    check_at_upload = importers.parse
+
+    def broken(*args, into=None, **kwargs):
+        if into is None:  # the upload's quick check of a small file passes
+            return check_at_upload(*args, **kwargs)
+        raise ZeroDivisionError("a bug in a parser")
+
+    monkeypatch.setattr(importers, "parse", broken)
+
+    result = outcome(api, upload(api, "chase_checking_date_description_amount.csv"))
+
+    assert (result["status"], result["error"]) == ("failed", "unexpected error: ZeroDivisionError")
+    assert not Payment.objects.for_org(org).exists()
+
+
+def test_batches_are_stored_while_the_parse_is_still_going(api, org, monkeypatch):
+    """The parse runs in a thread: the first full batch is stored before the parse ends."""
+    import threading
+
+    from payments import importers
+
+    monkeypatch.setattr(services, "IMPORT_BATCH", 2)
+    real_parse = importers.parse
+    first_batch_stored = threading.Event()
+    stored_while_parsing = []
+
+    def slow_parse(data, *, into=None, **kwargs):
+        result = real_parse(data, **kwargs)
+        if into is None:
+            return result
+        for tx in result.transactions:  # as a long CSV appends them, one by one
+            into.transactions.append(tx)
+            if len(into.transactions) == 2:
+                stored_while_parsing.append(first_batch_stored.wait(10))
+        into.debits_skipped = result.debits_skipped
+        return into
+
+    insert = services._insert_new_payments
+
+    def insert_and_tell(shared, rows):
+        insert(shared, rows)
+        first_batch_stored.set()
+
+    monkeypatch.setattr(importers, "parse", slow_parse)
+    monkeypatch.setattr(services, "_insert_new_payments", insert_and_tell)
+
+    result = outcome(api, upload(api, "chase_checking_date_description_amount.csv"))
+
+    assert stored_while_parsing == [True]
+    assert (result["status"], result["created_count"], result["debits_skipped"]) == ("done", 4, 2)
