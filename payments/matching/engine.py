@@ -241,6 +241,7 @@ class MatchIndex:
         self._by_cents: dict[int, list[int]] = {}
         self._by_external_id: dict[str, int] = {}
         self._names: list[_NameEntry] = []
+        self._cores: list[str] = []  # each name entry's core form, for the C-speed first cut
         self._by_token: dict[str, list[int]] = {}  # word → names containing it
         self._by_core: dict[str, list[int]] = {}  # the whole normalized name → names
         self._by_pair: dict[str, list[int]] = {}  # two adjacent words (or a one-word name) → names
@@ -340,6 +341,7 @@ class MatchIndex:
             return
         e = len(self._names)
         self._names.append(_NameEntry(c, form, label, is_contact))
+        self._cores.append(form.core)
         self._customers[c].names.append(e)
         for token in set(form.tokens):
             entries = self._by_token.get(token)
@@ -527,15 +529,19 @@ class MatchIndex:
                 for e in entries:
                     votes[e] = votes.get(e, 0) + 1
         if len(votes) > NAME_CANDIDATES:  # a C-speed first cut over the blocked names
-            names = self._names
             if len(votes) > NAME_PRESELECT:  # many share a common pair: keep the best-voted
                 top = max(votes.values())
-                votes = {e: v for e, v in votes.items() if v >= top - 1}
-            choices = {e: names[e].form.core for e in sorted(votes)}
+                entries = sorted(e for e, v in votes.items() if v >= top - 1)
+            else:
+                entries = sorted(votes)
+            cores = self._cores
             chosen = [
-                e
-                for _, _, e in process.extract(
-                    payer.core, choices, scorer=fuzz.ratio, limit=NAME_CANDIDATES
+                entries[i]
+                for _, _, i in process.extract(
+                    payer.core,
+                    [cores[e] for e in entries],
+                    scorer=fuzz.ratio,
+                    limit=NAME_CANDIDATES,
                 )
             ]
         else:
