@@ -1086,6 +1086,12 @@ def payment_import_create(
             raise ValidationFailed(
                 f"The file cannot be imported: {exc.message}.", fields=fields
             ) from None
+        except Exception:  # a parser bug on odd input: still the upload's fault, not a 500
+            logger.exception("bank file %r could not be parsed", filename)
+            message = "the file could not be read as a bank file"
+            raise ValidationFailed(
+                f"The file cannot be imported: {message}.", fields={"file": [message]}
+            ) from None
     payment_import = PaymentImport.objects.create(
         organization=organization,
         filename=(filename or "")[:255],

@@ -405,3 +405,19 @@ def test_batches_are_stored_while_the_parse_is_still_going(api, org, monkeypatch
 
     assert stored_while_parsing == [True]
     assert (result["status"], result["created_count"], result["debits_skipped"]) == ("done", 4, 2)
+
+
+def test_a_parser_failure_on_upload_is_a_400_naming_the_file(api, org, monkeypatch):
+    from payments import importers
+
+    def broken(*args, **kwargs):
+        raise IndexError("a bug in a parser")
+
+    monkeypatch.setattr(importers, "parse", broken)
+
+    response = upload(api, "chase_checking_date_description_amount.csv")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["fields"] == {"file": ["the file could not be read as a bank file"]}
+    assert not PaymentImport.objects.exists()
