@@ -77,6 +77,10 @@ TASK_SEND_SECONDS = 30.0
 # How long a "send task queued" flag lives in the cache: if its task is lost, the next
 # commit after this queues another (the sweeper covers the time between).
 QUEUED_FLAG_TTL = 60
+# Tasks sending to one endpoint at once, and how long a slot outlives a task that died
+# holding it (its last batch may take the lease's length after the task's time is up).
+MAX_PARALLEL_SENDS = 4
+SEND_SLOT_TTL = int(TASK_SEND_SECONDS + LEASE.total_seconds())
 
 
 # --- Events ---------------------------------------------------------------------------------
@@ -436,17 +440,72 @@ def endpoint_drain(*, endpoint_id, flagged: bool = False) -> None:
     ``flagged``: the task was queued under the endpoint's "queued" flag. It drops the flag
     before it looks for due deliveries, so a commit after this point queues a new task and
     one before it is seen by this one.
+
+    At most ``MAX_PARALLEL_SENDS`` tasks send to one endpoint at a time (a slot each, in the
+    cache): a backlog uses several worker slots, but one slow endpoint cannot take every
+    worker from the rest. A task that finds no free slot stops at once; the tasks holding
+    the slots look for due deliveries again after giving theirs back, so what it would have
+    sent is not left waiting.
     """
     if flagged:
         try:
             cache.delete(_queued_flag(endpoint_id))
         except Exception as exc:  # the flag expires by itself
             logger.warning("webhook send flag for %s not cleared (%s)", endpoint_id, exc)
+    while True:
+        slot = _send_slot_take(endpoint_id)
+        if slot is None:
+            return
+        try:
+            outcome = _drain_batches(endpoint_id)
+        finally:
+            _send_slot_release(slot)
+        if outcome != "drained" or not _due_exists(endpoint_id):
+            return
+
+
+def _drain_batches(endpoint_id) -> str:
+    """Send batch after batch: "drained" when a batch came back short, "idle" when the first
+    found nothing to take (others hold what is due), "handed on" after the time budget."""
     started = time.monotonic()
-    while endpoint_send_due(endpoint_id=endpoint_id) == SEND_BATCH:
+    sent = endpoint_send_due(endpoint_id=endpoint_id)
+    if sent == 0:
+        return "idle"
+    while sent == SEND_BATCH:
         if time.monotonic() - started > TASK_SEND_SECONDS:
             _enqueue(endpoint_id, force=True)
-            return
+            return "handed on"
+        sent = endpoint_send_due(endpoint_id=endpoint_id)
+    return "drained"
+
+
+def _due_exists(endpoint_id) -> bool:
+    now = timezone.now()
+    return (
+        WebhookDelivery.objects.due(now, due_before=now + DUE_TOLERANCE)
+        .filter(endpoint_id=endpoint_id, endpoint__is_active=True)
+        .exists()
+    )
+
+
+def _send_slot_take(endpoint_id) -> str | None:
+    """One of the endpoint's ``MAX_PARALLEL_SENDS`` sending slots, or None if all are taken.
+    Without the cache (Redis away) every task may send: the slots only spread the load."""
+    try:
+        for number in range(MAX_PARALLEL_SENDS):
+            key = f"webhooks:sending:{endpoint_id}:{number}"
+            if cache.add(key, 1, timeout=SEND_SLOT_TTL):
+                return key
+    except Exception as exc:
+        logger.warning("webhook send slots for %s unavailable (%s)", endpoint_id, exc)
+        return ""
+    return None
+
+
+def _send_slot_release(slot: str) -> None:
+    if slot:
+        with contextlib.suppress(Exception):  # it expires by itself
+            cache.delete(slot)
 
 
 def _endpoint_unwell(result: transport.AttemptResult) -> bool:

@@ -146,3 +146,44 @@ def test_concurrent_tasks_on_one_endpoint_send_each_delivery_once(
     assert set(counts) == event_ids
     assert set(counts.values()) == {1}
     assert WebhookDelivery.objects.filter(status="succeeded").count() == 150
+
+
+@pytest.mark.django_db
+def test_no_more_than_the_allowed_tasks_send_to_one_endpoint(org, endpoint, receiver, monkeypatch):
+    from django.core.cache import cache
+
+    monkeypatch.setattr(services, "MAX_PARALLEL_SENDS", 1)
+    _emit(org, 3)
+    taken = f"webhooks:sending:{endpoint.pk}:0"
+    cache.add(taken, 1)  # another task is sending to this endpoint
+
+    services.endpoint_drain(endpoint_id=endpoint.pk)
+
+    assert receiver.received == []  # it left the work to that task
+    cache.delete(taken)
+    services.endpoint_drain(endpoint_id=endpoint.pk)
+    assert len(receiver.received) == 3
+
+
+@pytest.mark.django_db
+def test_a_sending_task_looks_again_before_it_stops(org, endpoint, receiver, monkeypatch):
+    """Deliveries committed while every slot was taken (their task gave up at once) are sent
+    by the slot holder, which looks for due deliveries after giving its slot back."""
+    monkeypatch.setattr(services, "MAX_PARALLEL_SENDS", 1)
+    monkeypatch.setattr(send_due_task, "apply_async", lambda *a, **kw: None)
+    first = _emit(org, 2)
+    later: list[str] = []
+    drain = services._drain_batches
+
+    def drain_then_more_commits(endpoint_id):
+        outcome = drain(endpoint_id)
+        if not later:
+            later.extend(_emit(org, 2))
+            services.endpoint_drain(endpoint_id=endpoint_id)  # finds no free slot
+        return outcome
+
+    monkeypatch.setattr(services, "_drain_batches", drain_then_more_commits)
+
+    services.endpoint_drain(endpoint_id=endpoint.pk)
+
+    assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(first + later)
