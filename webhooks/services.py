@@ -5,8 +5,8 @@ subscribed active endpoint are written with their change. After commit one ``sen
 per endpoint is queued (not one per event: while one is queued and not yet started, further
 commits only find its flag in the cache). The task leases the endpoint's due deliveries in
 batches, POSTs them one after another over a kept-alive connection and records each batch in
-one transaction. Several tasks may drain one endpoint at once; row locks with SKIP LOCKED
-keep them apart. A failed send or a lost task (Redis down, worker killed) leaves a pending
+one transaction. Up to ``MAX_PARALLEL_SENDS`` tasks may drain one endpoint at once; row
+locks with SKIP LOCKED keep them apart. A failed send or a lost task (Redis down, worker killed) leaves a pending
 delivery that ``deliveries_requeue_due`` (beat, every minute) hands to a worker again.
 """
 
@@ -410,9 +410,9 @@ def endpoint_send_due(*, endpoint_id, limit: int = SEND_BATCH) -> int:
     """Lease up to ``limit`` of the endpoint's due deliveries, send them and record them.
 
     Returns how many were leased. A full batch means there may be more, so it first queues
-    another task for the endpoint (unless one is queued already): a backlog is sent by as
-    many tasks at once as there are free worker slots. Deliveries another task holds are
-    skipped, so any number of these may run for one endpoint at once.
+    another task for the endpoint (unless one is queued already): a backlog is sent by up
+    to ``MAX_PARALLEL_SENDS`` tasks at once (see ``endpoint_drain``). Deliveries another
+    task holds are skipped, so any number of these may run for one endpoint at once.
     """
     endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, is_active=True).first()
     if endpoint is None:
