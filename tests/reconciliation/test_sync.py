@@ -12,6 +12,7 @@ from standardwebhooks import Webhook
 from reconciliation import services, tasks
 from reconciliation.models import AccountingChange, SyncTarget
 from tests.reconciliation.factories import make_change, make_due
+from tests.threads import run_threads
 from tests.webhooks.receiver import Reply
 from webhooks import services as webhook_services
 from webhooks.models import WebhookEvent
@@ -277,26 +278,14 @@ def test_two_concurrent_runs_never_send_a_change_twice(org, invoice, target, rec
     changes = _approved_quietly(org, invoice, 9)
     receiver.default = Reply(status=200, delay=0.3)
     barrier = threading.Barrier(4)
-    errors = []
 
     def run():
-        from django.db import connections
+        barrier.wait()
+        services.changes_sync(organization_id=org.pk)
+        # a second wave takes over once the first run's lease is released
+        services.changes_sync(organization_id=org.pk)
 
-        try:
-            barrier.wait()
-            services.changes_sync(organization_id=org.pk)
-            # a second wave takes over once the first run's lease is released
-            services.changes_sync(organization_id=org.pk)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = run_threads(run, 4)
 
     assert errors == []
     sent = _sent_ids(receiver)
@@ -324,19 +313,10 @@ def test_batch_leases_alone_keep_two_runs_apart(org, invoice, target, receiver, 
     barrier = threading.Barrier(3)
 
     def run():
-        from django.db import connections
+        barrier.wait()
+        services.changes_sync(organization_id=org.pk)
 
-        try:
-            barrier.wait()
-            services.changes_sync(organization_id=org.pk)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_threads(run, 3)
 
     sent = _sent_ids(receiver)
     assert sorted(sent) == sorted(str(change.pk) for change in changes)
