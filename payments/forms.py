@@ -11,21 +11,34 @@ MAX_MONEY = Decimal("999999999999.99")
 
 
 def parse_money(raw: str) -> Decimal:
-    """A positive amount with at most two decimals (``1,250.50`` is accepted)."""
-    text = (raw or "").strip().replace(",", "").replace(" ", "")
+    """A positive amount with at most two decimals (``1,250.50`` is accepted).
+
+    Read by the bank-file amount parser, exactly or not at all: a decimal point; a comma
+    only between thousands of a correctly grouped number. ``12,50`` is refused, never
+    read as 1,250.00.
+    """
+    from payments.importers.money import AmountError, parse_amount
+
+    text = (raw or "").strip()
     try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
+        value, _currency = parse_amount(text, ".")
+    except (AmountError, InvalidOperation) as exc:
+        reason = str(exc)
+        if "more than 2 decimal places" in reason or "keeps 2" in reason:
+            raise forms.ValidationError("At most two decimal places.") from exc
+        if "too large" in reason:
+            raise forms.ValidationError("Too large.") from exc
+        if reason.startswith("ambiguous amount"):
+            raise forms.ValidationError(
+                f"“{raw}” is ambiguous: use a decimal point (like 1250.50 or 1,250.50); "
+                "a comma may only separate thousands."
+            ) from exc
         raise forms.ValidationError(f"“{raw}” is not an amount.") from exc
-    if not value.is_finite():
-        raise forms.ValidationError(f"“{raw}” is not an amount.")
-    if value.as_tuple().exponent < -2:
-        raise forms.ValidationError("At most two decimal places.")
     if value <= 0:
         raise forms.ValidationError("Must be greater than zero.")
     if value > MAX_MONEY:
         raise forms.ValidationError("Too large.")
-    return value.quantize(Decimal("0.01"))
+    return value
 
 
 class QueueFilterForm(forms.Form):

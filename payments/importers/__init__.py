@@ -1,8 +1,8 @@
-"""Bank-file parsing for payment imports: CSV, OFX, ISO 20022 camt.053 and BAI2.
+"""Bank-file parsing for payment imports: CSV, OFX, ISO 20022 camt.053, BAI2 and MT940.
 
 Pure Python, no database: ``detect_format`` recognises a file by its content, ``parse``
 turns it into incoming payments (credits), counting debits and listing each line that could
-not be read with its line number and reason; ``fingerprint`` identifies a transaction that
+not be read with its line number, reason and raw text; ``fingerprint`` identifies a transaction that
 has no bank id, for duplicate detection.
 """
 
@@ -15,11 +15,13 @@ from .bai2_format import parse_bai2
 from .camt053 import parse_camt053
 from .csv_format import CsvMapping, parse_csv
 from .detect import detect_format
+from .mt940 import parse_mt940
 from .ofx import parse_ofx
 from .types import (
     FORMAT_BAI2,
     FORMAT_CAMT053,
     FORMAT_CSV,
+    FORMAT_MT940,
     FORMAT_OFX,
     FORMATS,
     BankTransaction,
@@ -42,7 +44,7 @@ __all__ = [
 ]
 
 _NON_SPACE = re.compile(rb"\S")
-NOT_A_BANK_FILE = "the file is not a recognised bank file (CSV, OFX, CAMT.053 or BAI2)"
+NOT_A_BANK_FILE = "the file is not a recognised bank file (CSV, OFX, CAMT.053, BAI2 or MT940)"
 
 
 def parse(
@@ -77,6 +79,8 @@ def parse(
             return parse_camt053(data)
         if fmt == FORMAT_BAI2:
             return parse_bai2(data)
+        if fmt == FORMAT_MT940:
+            return parse_mt940(data)
     except ImportFileError:
         raise
     except RecursionError:

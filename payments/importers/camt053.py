@@ -9,8 +9,9 @@ from decimal import Decimal
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
+from .csv_format import decode_text
 from .dates import DateError, parse_date
-from .money import AmountError, parse_amount
+from .money import AmountError, parse_xml_decimal
 from .text import clean, join_distinct, method_from_text
 from .types import FORMAT_CAMT053, BankTransaction, ImportFileError, ParseResult
 
@@ -54,6 +55,7 @@ class _LineTreeBuilder(ET.TreeBuilder):
         super().__init__()
         self.parser: DefusedXMLParser | None = None
         self.lines: dict[int, int] = {}
+        self.end_lines: dict[int, int] = {}
 
     def start(self, tag, attrs):
         element = super().start(tag.rsplit("}", 1)[-1], attrs)
@@ -62,10 +64,13 @@ class _LineTreeBuilder(ET.TreeBuilder):
         return element
 
     def end(self, tag):
-        return super().end(tag.rsplit("}", 1)[-1])
+        element = super().end(tag.rsplit("}", 1)[-1])
+        if self.parser is not None:
+            self.end_lines[id(element)] = self.parser.parser.CurrentLineNumber
+        return element
 
 
-def _parse_xml(data: bytes) -> tuple[ET.Element, dict[int, int]]:
+def _parse_xml(data: bytes) -> tuple[ET.Element, _LineTreeBuilder]:
     builder = _LineTreeBuilder()
     parser = DefusedXMLParser(
         target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True
@@ -82,7 +87,7 @@ def _parse_xml(data: bytes) -> tuple[ET.Element, dict[int, int]]:
         raise ImportFileError(f"the XML file is malformed or truncated: {exc}") from None
     except Exception as exc:
         raise ImportFileError(f"the XML file cannot be read: {exc}") from None
-    return root, builder.lines
+    return root, builder
 
 
 def _text(element: ET.Element | None, path: str) -> str:
@@ -102,19 +107,32 @@ def _all_text(element: ET.Element | None, path: str) -> list[str]:
 
 def parse_camt053(data: bytes) -> ParseResult:
     """Read a camt.053 statement; credit entries (and batch items) become transactions."""
-    root, lines = _parse_xml(data)
+    root, builder = _parse_xml(data)
+    lines = builder.lines
     statement_root = root.find("BkToCstmrStmt") if root.tag != "BkToCstmrStmt" else root
     if statement_root is None:
         raise ImportFileError("the XML file is not a camt.053 statement (no BkToCstmrStmt)")
+    statements = statement_root.findall("Stmt")
+    if not statements:
+        raise ImportFileError(
+            "the camt.053 file has no statement (Stmt): there is nothing to import; "
+            "the file may be incomplete"
+        )
     result = ParseResult(format=FORMAT_CAMT053)
+    physical = decode_text(data).splitlines()
+
+    def reject(line: int, reason: str, element: ET.Element | None = None) -> None:
+        end = builder.end_lines.get(id(element), line) if element is not None else line
+        result.reject(line, reason, "\n".join(physical[max(line - 1, 0) : max(end, line)]))
+
     accounts, currencies = set(), set()
-    for statement in statement_root.findall("Stmt"):
+    for statement in statements:
         account = _text(statement, "Acct/Id/IBAN") or _text(statement, "Acct/Id/Othr/Id") or None
         currency = _text(statement, "Acct/Ccy").upper() or None
         accounts.add(account)
         currencies.add(currency)
         for entry in statement.findall("Ntry"):
-            _read_entry(entry, lines, account, currency, result)
+            _read_entry(entry, lines, account, currency, result, reject)
     if len(accounts) == 1:
         result.account = next(iter(accounts))
     if len(currencies) == 1:
@@ -131,7 +149,7 @@ def _amount(element: ET.Element | None, path: str) -> tuple[object, str | None] 
         return None
     currency = (found.get("Ccy") or "").upper() or None
     try:
-        value, _ = parse_amount(found.text or "", decimal_separator=".")
+        value = parse_xml_decimal(found.text or "", currency)
     except AmountError as exc:
         return str(exc), currency
     return value, currency
@@ -171,31 +189,36 @@ def _read_entry(
     account: str | None,
     currency: str | None,
     result: ParseResult,
+    reject_at,
 ) -> None:
     line = lines.get(id(entry), 0)
+
+    def reject(at: int, reason: str, element: ET.Element | None = None) -> None:
+        reject_at(at, reason, element if element is not None else entry)
+
     indicator = _text(entry, "CdtDbtInd").upper()
     reversal = _text(entry, "RvslInd").lower() in ("true", "1")
     status = _text(entry, "Sts/Cd") or _text(entry, "Sts")
     if indicator not in ("CRDT", "DBIT"):
-        result.reject(line, f"credit/debit indicator {indicator!r} is neither CRDT nor DBIT")
+        reject(line, f"credit/debit indicator {indicator!r} is neither CRDT nor DBIT")
         return
     if indicator == "DBIT" or reversal:
         # Outgoing money, or a credit that only reverses an earlier debit: not a customer payment.
         result.debits_skipped += 1
         return
     if status and status.upper() not in ("BOOK", "BOOKED"):
-        result.reject(line, f"entry has status {status}, not booked")
+        reject(line, f"entry has status {status}, not booked")
         return
     booking = _entry_date(entry)
     if isinstance(booking, str):
-        result.reject(line, booking)
+        reject(line, booking)
         return
     entry_amount = _amount(entry, "Amt")
     if entry_amount is None:
-        result.reject(line, "entry has no amount")
+        reject(line, "entry has no amount")
         return
     if isinstance(entry_amount[0], str):
-        result.reject(line, entry_amount[0])
+        reject(line, entry_amount[0])
         return
     details = entry.findall("NtryDtls/TxDtls")
     batch = len(details) > 1
@@ -221,17 +244,17 @@ def _read_entry(
         if batch:
             item_amount = _amount(tx, "AmtDtls/TxAmt/Amt") or _amount(tx, "Amt")
             if item_amount is None:
-                result.reject(tx_line, "batch item has no amount of its own")
+                reject(tx_line, "batch item has no amount of its own", tx)
                 continue
             amount, tx_currency = item_amount
             if isinstance(amount, str):
-                result.reject(tx_line, amount)
+                reject(tx_line, amount, tx)
                 continue
             if _text(tx, "CdtDbtInd").upper() == "DBIT":
                 result.debits_skipped += 1
                 continue
         if amount <= 0:
-            result.reject(tx_line, "amount is zero" if amount == 0 else "amount is negative")
+            reject(tx_line, "amount is zero" if amount == 0 else "amount is negative")
             continue
         result.transactions.append(
             _transaction(

@@ -188,6 +188,7 @@ CREDIT_WORDS = frozenset({"credit", "cr", "c", "crdt", "dslip", "deposit", "in",
 DEBIT_WORDS = frozenset({"debit", "dr", "d", "dbit", "out", "-", "withdrawal", "s"})
 DIRECTION_WORDS = CREDIT_WORDS | DEBIT_WORDS | {"check"}
 SUMMARY_ROW = re.compile(r"total|balance|summary|opening|closing|saldo", re.I)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -515,7 +516,15 @@ def parse_csv(
         columns = _mapped_columns(mapping, None, None)
         body_start = 0
     return _parse_rows(
-        rows[body_start:], starts[body_start:], headers, columns, mapping, delimiter, into
+        rows[body_start:],
+        starts[body_start:],
+        headers,
+        columns,
+        mapping,
+        delimiter,
+        into,
+        physical_lines=_LINE_BREAK.split(text),
+        ends_with_newline=text.endswith(("\n", "\r")),
     )
 
 
@@ -541,8 +550,22 @@ def _parse_rows(
     mapping: CsvMapping,
     delimiter: str,
     into: ParseResult | None = None,
+    *,
+    physical_lines: list[str] | None = None,
+    ends_with_newline: bool = True,
 ) -> ParseResult:
     result = into if into is not None else ParseResult(format=FORMAT_CSV)
+    physical_lines = physical_lines or []
+    next_starts = [*starts[1:], len(physical_lines) + 1]
+
+    def reject(index: int, reason: str) -> None:
+        line = starts[index]
+        end = max(line, min(next_starts[index] - 1, len(physical_lines)))
+        raw = "\n".join(physical_lines[line - 1 : end])
+        if end > line and not raw.split("\n")[-1].strip():
+            raw = raw.rstrip()
+        result.reject(line, reason, raw)
+
     money_columns = [c for c in (columns.amount, columns.credit, columns.debit) if c is not None]
     decimal_separator = mapping.decimal_separator or detect_decimal_separator(
         [row[c] for row in rows[:2000] for c in money_columns if len(row) > c and row[c].strip()],
@@ -557,6 +580,8 @@ def _parse_rows(
     date_cache: dict[str, date | str] = {}
     keys = headers or [str(index) for index in range(max((len(row) for row in rows), default=0))]
     width = max([*money_columns, columns.date])
+    expected_cells = max(len(headers) if headers else 0, width + 1)
+    last_index = len(rows) - 1
     default_currency = mapping.currency_default or columns.header_currency
     seen_accounts: set[str | None] = set()
     seen_currencies: set[str | None] = set()
@@ -570,11 +595,19 @@ def _parse_rows(
     )
     reference_cols = columns.references
     append = result.transactions.append
-    for row, line in zip(rows, starts, strict=True):
-        if len(row) <= width:
-            if len(row) <= 1 or not any(cell.strip() for cell in row) or SUMMARY_ROW.search(row[0]):
-                continue
-            result.reject(line, f"has {len(row)} fields, expected at least {width + 1}")
+    for index, row in enumerate(rows):
+        line = starts[index]
+        if len(row) < expected_cells:
+            if not any(cell.strip() for cell in row) or (row and SUMMARY_ROW.search(row[0])):
+                continue  # blank lines, "Total ..." / "Closing balance ..." lines
+            if index == last_index and not ends_with_newline:
+                reject(
+                    index,
+                    f"truncated line ({len(row)} of {expected_cells} columns); "
+                    "the file may be incomplete",
+                )
+            else:
+                reject(index, f"too few columns ({len(row)} of {expected_cells})")
             continue
         date_text = row[date_col]
         booking = date_cache.get(date_text)
@@ -589,14 +622,14 @@ def _parse_rows(
                 row, date_text, money_columns
             ):
                 continue
-            result.reject(line, booking)
+            reject(index, booking)
             continue
         try:
             amount, currency_in_amount = _row_amount(row, columns, decimal_separator)
         except AmountError as exc:
             if not any(row[c].strip() for c in money_columns) and SUMMARY_ROW.search(" ".join(row)):
                 continue  # "Beginning balance as of ..." lines carry no transaction
-            result.reject(line, str(exc))
+            reject(index, str(exc))
             continue
         if (
             direction_col is not None
@@ -608,16 +641,14 @@ def _parse_rows(
             if amount:
                 result.debits_skipped += 1
             else:
-                result.reject(line, "amount is zero")
+                reject(index, "amount is zero")
             continue
         currency = currency_in_amount or default_currency
         if currency_col is not None and not currency_in_amount:
             value = _cell(row, currency_col).strip().upper()
             if value:
                 if not _CURRENCY.fullmatch(value):
-                    result.reject(
-                        line, f"currency {row[currency_col].strip()!r} is not an ISO 4217 code"
-                    )
+                    reject(index, f"currency {row[currency_col].strip()!r} is not an ISO 4217 code")
                     continue
                 currency = value
         if len(reference_cols) == 1:

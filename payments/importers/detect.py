@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from .csv_format import decode_text, looks_like_csv
-from .types import FORMAT_BAI2, FORMAT_CAMT053, FORMAT_CSV, FORMAT_OFX
+from .mt940 import looks_like_mt940
+from .types import FORMAT_BAI2, FORMAT_CAMT053, FORMAT_CSV, FORMAT_MT940, FORMAT_OFX
 
 _BINARY_MAGIC = (
     b"%PDF",
@@ -31,7 +32,7 @@ _BAI2_RECORD = re.compile(r"^(?:02|03|16),", re.M)
 
 
 def detect_format(data: bytes) -> str | None:
-    """The bank-file format of ``data``: "csv", "ofx", "camt053", "bai2", or None."""
+    """The bank-file format of ``data``: "csv", "ofx", "camt053", "bai2", "mt940", or None."""
     if not _NON_SPACE.search(data):
         return None
     if data.startswith(_BINARY_MAGIC):
@@ -49,6 +50,8 @@ def detect_format(data: bytes) -> str | None:
         return None
     if _BAI2_HEADER.match(head) and _BAI2_RECORD.search(head):
         return FORMAT_BAI2
+    if looks_like_mt940(head):
+        return FORMAT_MT940
     if looks_like_csv(data):
         return FORMAT_CSV
     return None

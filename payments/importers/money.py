@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from .types import MAX_AMOUNT
 
@@ -13,7 +13,7 @@ _SYMBOLS = "$€£¥₹₣₽₺₩₪"
 _ISO_CODE = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])", re.ASCII)
 _FAST_POINT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d{1,12})(?:\.\d{1,2})?", re.ASCII)
 _FAST_COMMA = re.compile(r"-?(?:\d{1,3}(?:\.\d{3})+|\d{1,12})(?:,\d{1,2})?", re.ASCII)
-_DIGITS = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
+_FAST = {".": _FAST_POINT, ",": _FAST_COMMA}
 # Currencies whose minor unit is not 1/100 (for amounts given in minor units, e.g. BAI2).
 MINOR_UNIT_EXPONENT = {
     code: 0 for code in ["JPY", "KRW", "ISK", "CLP", "VND", "XOF", "XAF", "PYG", "UGX"]
@@ -37,29 +37,101 @@ class AmountError(ValueError):
     """The text is not a money amount; the message says why, for a rejected line."""
 
 
-def parse_amount(text: str, decimal_separator: str | None = ".") -> tuple[Decimal, str | None]:
-    """Read a signed amount, returning (amount, currency found in the text or None).
+# Characters that group thousands besides the "other" separator: spaces and the Swiss apostrophe.
+_SPACE_GROUPS = " \u00a0\u202f'"
+_CORE = {
+    ".": re.compile(
+        r"(?P<int>[0-9]+|[0-9]{1,3}(?P<g>[,"
+        + _SPACE_GROUPS
+        + r"])[0-9]{3}(?:(?P=g)[0-9]{3})*)?(?:\.(?P<frac>[0-9]+))?",
+        re.ASCII,
+    ),
+    ",": re.compile(
+        r"(?P<int>[0-9]+|[0-9]{1,3}(?P<g>[."
+        + _SPACE_GROUPS
+        + r"])[0-9]{3}(?:(?P=g)[0-9]{3})*)?(?:,(?P<frac>[0-9]+))?",
+        re.ASCII,
+    ),
+}
+_OFX_NUMBER = re.compile(r"([+-]?)([0-9]*)(?:[.,]([0-9]*))?", re.ASCII)
+# "9,340.00": the point is the decimal point, so the comma can only group thousands.
+_OFX_GROUPED = re.compile(r"([+-]?)([0-9]{1,3}(?:,[0-9]{3})+)\.([0-9]+)", re.ASCII)
+_XML_DECIMAL = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?", re.ASCII)
+_SEPARATOR_NAME = {".": "a decimal point (.)", ",": "a decimal comma (,)"}
 
-    Understands thousands separators, a decimal comma when ``decimal_separator`` is ",",
-    a leading/trailing minus, parentheses and "CR"/"DR" suffixes for the sign, and currency
-    symbols or ISO codes around the number.
+
+def minor_unit_exponent(currency: str | None) -> int:
+    """Decimal places of the currency's minor unit (2 unless known otherwise)."""
+    return MINOR_UNIT_EXPONENT.get((currency or "").upper(), 2)
+
+
+def _exact(integer: str, fraction: str, original: str, currency: str | None = None) -> Decimal:
+    """The non-negative amount integer.fraction, exactly, or AmountError.
+
+    More than two decimals are accepted only when the extra digits are zeros.
+    """
+    shown = original.strip()
+    if not integer and not fraction:
+        raise AmountError(f"amount {shown!r} is not a number")
+    extra = fraction[2:]
+    if extra.strip("0"):
+        places = len(fraction.rstrip("0"))
+        if currency and minor_unit_exponent(currency) == 3 and places == 3:
+            raise AmountError(
+                f"amount {shown} {currency.upper()} has 3 decimal places; ARPilot keeps 2"
+            )
+        raise AmountError(f"amount {shown!r} has more than 2 decimal places")
+    integer = integer.lstrip("0")
+    if len(integer) > 12:
+        raise AmountError(f"amount {shown!r} is too large")
+    value = Decimal(f"{integer or '0'}.{(fraction[:2] + '00')[:2]}")
+    if value > MAX_AMOUNT:
+        raise AmountError(f"amount {shown!r} is too large")
+    return value
+
+
+def _core(text: str, separator: str) -> tuple[str, str] | None:
+    """(integer digits, fraction digits) when the text is a number under the separator."""
+    match = _CORE[separator].fullmatch(text)
+    if match is None or not (match.group("int") or match.group("frac")):
+        return None
+    integer = match.group("int") or ""
+    group = match.group("g")
+    if group:
+        integer = integer.replace(group, "")
+    return integer, match.group("frac") or ""
+
+
+def parse_amount(
+    text: str, decimal_separator: str | None = ".", *, currency: str | None = None
+) -> tuple[Decimal, str | None]:
+    """Read a signed amount exactly, returning (amount, currency found in the text or None).
+
+    The number must fit ``decimal_separator`` ("." or ","): the other character may only
+    group thousands in a correctly grouped number (``1,250.50``, ``1.250,50``); ``12.50``
+    under a decimal comma, or ``12,50`` under a decimal point, is an ambiguous amount and
+    is refused, never rescaled. ``None``: either, when both readings agree or only one fits.
+    Understands a leading/trailing minus, parentheses and "CR"/"DR" suffixes for the sign,
+    and currency symbols or ISO codes around the number. More than two decimals are
+    accepted only when the extra digits are zeros. ``currency``: the amount's currency when
+    known (for the message about three-decimal currencies).
     """
     original = text
     text = text.strip()
-    fast = _FAST_COMMA if decimal_separator == "," else _FAST_POINT
-    if fast.fullmatch(text):
-        return _fast_amount(text, decimal_separator, original), None
     if not text:
         raise AmountError("amount is empty")
+    fast = _FAST.get(decimal_separator)
+    if fast is not None and fast.fullmatch(text):
+        return _fast_amount(text, decimal_separator, original), None
     negative = False
-    currency = None
+    found_currency = None
     upper = text.upper()
     if upper.endswith(("CR", "DR")) and not upper[:-2].rstrip()[-1:].isalpha():
         negative = upper.endswith("DR")
         text = text[:-2].strip()
     match = _ISO_CODE.search(text)
     if match and match.group(1) in ISO_CURRENCIES:
-        currency = match.group(1)
+        found_currency = match.group(1)
         text = (text[: match.start()] + text[match.end() :]).strip()
     for symbol in _SYMBOLS:
         if symbol in text:
@@ -76,12 +148,41 @@ def parse_amount(text: str, decimal_separator: str | None = ".") -> tuple[Decima
     elif text.endswith("-"):
         negative = not negative
         text = text[:-1].strip()
-    text = text.replace(" ", "").replace("\u00a0", "").replace("'", "").replace("\u202f", "")
-    text = _normalise_separators(text, decimal_separator)
-    if not _DIGITS.fullmatch(text):
-        raise AmountError(f"amount {original.strip()!r} is not a number")
-    value = _checked(Decimal(text), original)
-    return (-value if negative else value), currency
+    value = _number(text, decimal_separator, original, found_currency or currency)
+    return (-value if negative else value), found_currency
+
+
+def _number(text: str, decimal_separator: str | None, original: str, currency: str | None):
+    shown = original.strip()
+    if decimal_separator in _CORE:
+        parts = _core(text, decimal_separator)
+        if parts is not None:
+            return _exact(*parts, original, currency)
+        other = "," if decimal_separator == "." else "."
+        if _core(text, other) is not None:
+            raise AmountError(
+                f"ambiguous amount {shown!r}: the amounts use {_SEPARATOR_NAME[decimal_separator]}"
+            )
+        raise AmountError(f"amount {shown!r} is not a number")
+    outcomes: list[Decimal | AmountError] = []
+    for separator in (".", ","):
+        parts = _core(text, separator)
+        if parts is None:
+            continue
+        try:
+            outcomes.append(_exact(*parts, original, currency))
+        except AmountError as exc:
+            outcomes.append(exc)
+    if not outcomes:
+        raise AmountError(f"amount {shown!r} is not a number")
+    values = {outcome for outcome in outcomes if isinstance(outcome, Decimal)}
+    if not values:
+        raise outcomes[0]
+    if len(values) > 1 or (len(values) != len(outcomes) and len(outcomes) > 1):
+        raise AmountError(
+            f"ambiguous amount {shown!r}: it may use a decimal point or a decimal comma"
+        )
+    return values.pop()
 
 
 def _fast_amount(text: str, decimal_separator: str | None, original: str) -> Decimal:
@@ -101,43 +202,67 @@ def _fast_amount(text: str, decimal_separator: str | None, original: str) -> Dec
     return value
 
 
-def _normalise_separators(text: str, decimal_separator: str | None) -> str:
-    if decimal_separator == ",":
-        return text.replace(".", "").replace(",", ".")
-    if decimal_separator == ".":
-        return text.replace(",", "")
-    # Unknown: the right-most separator is the decimal one when it has 1-2 digits after it.
-    last = max(text.rfind("."), text.rfind(","))
-    if last == -1:
-        return text
-    decimals = len(text) - last - 1
-    if decimals in (1, 2) or (decimals != 3 and text[last] == "."):
-        integer, fraction = text[:last], text[last + 1 :]
-        return integer.replace(".", "").replace(",", "") + "." + fraction
-    return text.replace(".", "").replace(",", "")
+def parse_ofx_amount(text: str, currency: str | None = None) -> Decimal:
+    """An OFX amount (TRNAMT): an optional sign, digits and one decimal separator.
+
+    In OFX "." is always the decimal point and "," is a decimal separator too (as ofxparse
+    and ofxtools read it): ``1,500`` is 1.5; ``.50`` and ``+.75`` are valid. No thousands
+    separators, except that a correctly grouped ``9,340.00`` (comma before the decimal
+    point) is read as ofxparse reads it; ``1.500,00`` is refused.
+    """
+    grouped = _OFX_GROUPED.fullmatch(text.strip())
+    if grouped is not None:
+        value = _exact(grouped.group(2).replace(",", ""), grouped.group(3), text, currency)
+        return -value if grouped.group(1) == "-" else value
+    match = _OFX_NUMBER.fullmatch(text.strip())
+    if match is None or not text.strip():
+        raise AmountError(
+            f"amount {text.strip()!r} is not a number" if text.strip() else "amount is empty"
+        )
+    value = _exact(match.group(2), match.group(3) or "", text, currency)
+    return -value if match.group(1) == "-" else value
 
 
-def _checked(value: Decimal, original: str) -> Decimal:
-    try:
-        quantized = value.quantize(TWO_PLACES)
-    except InvalidOperation as exc:
-        raise AmountError(f"amount {original.strip()!r} is not a number") from exc
-    if quantized != value:
-        raise AmountError(f"amount {original.strip()!r} has more than 2 decimal places")
-    if abs(quantized) > MAX_AMOUNT:
-        raise AmountError(f"amount {original.strip()!r} is too large")
-    return quantized
+def parse_xml_decimal(text: str, currency: str | None = None) -> Decimal:
+    """An xs:decimal amount (camt.053 ``Amt``): ``1500.00``, ``.02``, ``+3``."""
+    match = _XML_DECIMAL.fullmatch(text.strip())
+    if match is None or not text.strip():
+        raise AmountError(
+            f"amount {text.strip()!r} is not a number" if text.strip() else "amount is empty"
+        )
+    value = _exact(match.group(2), match.group(3) or "", text, currency)
+    return -value if match.group(1) == "-" else value
+
+
+def parse_swift_amount(text: str, currency: str | None = None) -> Decimal:
+    """A SWIFT (MT940) amount: digits and a decimal comma (``1234,5``, ``100,``)."""
+    match = re.fullmatch(r"([0-9]+),([0-9]*)", text.strip(), re.ASCII)
+    if match is None:
+        raise AmountError(
+            f"amount {text.strip()!r} is not a number" if text.strip() else "amount is empty"
+        )
+    return _exact(match.group(1), match.group(2), text, currency)
 
 
 def amount_from_minor_units(digits: str, currency: str | None) -> Decimal:
-    """Turn an unsigned amount in minor units ("150075" = 1500.75 USD) into a Decimal."""
+    """Turn an unsigned amount in minor units ("150075" = 1500.75 USD) into a Decimal.
+
+    A currency with three decimals (KWD, BHD, ...) whose third decimal is not zero is
+    refused: ARPilot keeps two decimals.
+    """
     if not digits.isascii() or not digits.isdigit():
         raise AmountError(f"amount {digits!r} is not a number")
-    exponent = MINOR_UNIT_EXPONENT.get((currency or "").upper(), 2)
-    value = Decimal(int(digits)).scaleb(-exponent).quantize(TWO_PLACES)
-    if value > MAX_AMOUNT:
+    exponent = minor_unit_exponent(currency)
+    value = Decimal(int(digits)).scaleb(-exponent)
+    quantized = value.quantize(TWO_PLACES)
+    if quantized != value:
+        raise AmountError(
+            f"amount {value:.{exponent}f} {(currency or '').upper()} has {exponent} decimal "
+            "places; ARPilot keeps 2"
+        )
+    if quantized > MAX_AMOUNT:
         raise AmountError(f"amount {digits!r} is too large")
-    return value
+    return quantized
 
 
 def detect_decimal_separator(samples: list[str], default: str = ".") -> str:

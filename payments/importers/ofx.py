@@ -12,12 +12,13 @@ from ofxtools.Parser import TreeBuilder
 
 from .csv_format import decode_text
 from .dates import DateError, parse_date
-from .money import AmountError, parse_amount
+from .money import AmountError, parse_ofx_amount
 from .text import clean, join_distinct, method_from_text, payer_from_description
 from .types import FORMAT_OFX, BankTransaction, ImportFileError, ParseResult
 
 _OFX_START = re.compile(rb"<OFX>", re.I)
 _STMTTRN = re.compile(r"<STMTTRN>", re.I)
+_STMTTRN_END = re.compile(r"</STMTTRN>|<STMTTRN>|</BANKTRANLIST>", re.I)
 _DTPOSTED = re.compile(r"(\d{8})", re.ASCII)
 _METHOD_BY_TYPE = {
     "CHECK": "check",
@@ -67,15 +68,53 @@ def _text(element: ET.Element | None, path: str) -> str:
     return html.unescape(found.text).strip()
 
 
-def _transaction_lines(data: bytes) -> list[int]:
-    """Line number of each <STMTTRN> opening tag, in document order."""
+def _transaction_lines(data: bytes) -> list[tuple[int, str]]:
+    """Line number and raw text of each <STMTTRN> aggregate, in document order."""
     text = decode_text(data)
-    lines, line, position = [], 1, 0
+    found, line, position = [], 1, 0
     for match in _STMTTRN.finditer(text):
         line += text.count("\n", position, match.start())
         position = match.start()
-        lines.append(line)
-    return lines
+        end = _STMTTRN_END.search(text, match.end())
+        stop = end.end() if end and end.group(0).upper() == "</STMTTRN>" else None
+        stop = stop if stop is not None else (end.start() if end else len(text))
+        found.append((line, text[match.start() : min(stop, match.start() + 2000)].strip()))
+    return found
+
+
+def _status(element: ET.Element | None) -> str:
+    """The bank's STATUS aggregate as 'code 2000 (ERROR): General Server Error'."""
+    if element is None:
+        return ""
+    code = _text(element, "CODE")
+    severity = _text(element, "SEVERITY")
+    message = _text(element, "MESSAGE")
+    if not code and not message:
+        return ""
+    text = f"code {code or '?'}"
+    if severity:
+        text += f" ({severity})"
+    if message:
+        text += f": {message}"
+    return text
+
+
+def _no_statement_message(root: ET.Element) -> str:
+    if next(root.iter("INVSTMTRS"), None) is not None:
+        return (
+            "the OFX file holds an investment statement (INVSTMTRS); investment statements "
+            "are not imported, only bank and credit-card statements"
+        )
+    statuses = []
+    for wrapper in ("SONRS", "STMTTRNRS", "CCSTMTTRNRS"):
+        for element in root.iter(wrapper):
+            status = _status(element.find("STATUS"))
+            if status and status not in statuses and not status.startswith("code 0 "):
+                statuses.append(f"{wrapper} {status}")
+    message = "the OFX file has no bank statement (STMTRS)"
+    if statuses:
+        message += "; the bank answered: " + "; ".join(statuses)
+    return message
 
 
 def parse_ofx(data: bytes) -> ParseResult:
@@ -84,7 +123,7 @@ def parse_ofx(data: bytes) -> ParseResult:
     result = ParseResult(format=FORMAT_OFX)
     statements = [*root.iter("STMTRS"), *root.iter("CCSTMTRS")]
     if not statements:
-        raise ImportFileError("the OFX file has no bank statement (STMTRS)")
+        raise ImportFileError(_no_statement_message(root))
     lines = _transaction_lines(data)
     line_of = {
         id(element): lines[i] for i, element in enumerate(root.iter("STMTTRN")) if i < len(lines)
@@ -98,7 +137,8 @@ def parse_ofx(data: bytes) -> ParseResult:
         accounts.add(account)
         currencies.add(currency)
         for element in statement.iter("STMTTRN"):
-            _read_transaction(element, line_of.get(id(element), 0), account, currency, result)
+            line, raw_text = line_of.get(id(element), (0, ""))
+            _read_transaction(element, line, raw_text, account, currency, result)
     if len(accounts) == 1:
         result.account = next(iter(accounts))
     if len(currencies) == 1:
@@ -107,25 +147,33 @@ def parse_ofx(data: bytes) -> ParseResult:
 
 
 def _read_transaction(
-    element: ET.Element, line: int, account: str | None, currency: str | None, result: ParseResult
+    element: ET.Element,
+    line: int,
+    raw_text: str,
+    account: str | None,
+    currency: str | None,
+    result: ParseResult,
 ) -> None:
+    def reject(reason: str) -> None:
+        result.reject(line, reason, raw_text)
+
     raw = {
         child.tag: html.unescape(child.text or "").strip() for child in element if len(child) == 0
     }
     amount_text = raw.get("TRNAMT", "")
     if not amount_text:
-        result.reject(line, "transaction has no amount (TRNAMT)")
+        reject("transaction has no amount (TRNAMT)")
         return
+    tx_currency = _text(element, "CURRENCY/CURSYM").upper()
     try:
-        amount, _ = parse_amount(amount_text, decimal_separator=None)
+        amount = parse_ofx_amount(amount_text, tx_currency or currency)
     except AmountError as exc:
-        result.reject(line, str(exc))
+        reject(str(exc))
         return
     posted = raw.get("DTPOSTED", "")
     match = _DTPOSTED.match(posted)
     if match is None:
-        result.reject(
-            line,
+        reject(
             f"date {posted!r} is not a valid date"
             if posted
             else "transaction has no date (DTPOSTED)",
@@ -134,23 +182,24 @@ def _read_transaction(
     try:
         booking = parse_date(match.group(1))
     except DateError:
-        result.reject(line, f"date {posted!r} is not a valid date")
+        reject(f"date {posted!r} is not a valid date")
         return
     if amount < 0:
         result.debits_skipped += 1
         return
     if amount == 0:
-        result.reject(line, "amount is zero")
+        reject("amount is zero")
         return
     name = clean(raw.get("NAME") or _text(element, "PAYEE/NAME"))
     memo = clean(raw.get("MEMO"))
-    check_number = raw.get("CHECKNUM", "")
+    check_number = raw.get("CHECKNUM", "").strip()
+    if not check_number.strip("0"):
+        check_number = ""  # CHECKNUM 0 / 0000: banks fill the field for non-cheque items
     trntype = raw.get("TRNTYPE", "").upper()
     method = (
         "check" if check_number else _METHOD_BY_TYPE.get(trntype) or method_from_text(name, memo)
     )
     # CURRENCY means the amounts are in that currency; ORIGCURRENCY means they were converted.
-    tx_currency = _text(element, "CURRENCY/CURSYM").upper()
     result.transactions.append(
         BankTransaction(
             line_number=line,

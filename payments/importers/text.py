@@ -11,8 +11,9 @@ _PAYER_PATTERNS = [
         re.I,
     ),
     # Wires: "... B/O: ACME CORP REF: ..." or "BY ORDER OF: ..."
+    # Real-time payments: "ORIGINATOR: =ACME CO ; ORG ADDRESS:=1 MAIN ST ; ..." (name field only)
     re.compile(
-        r"\b(?:B/O|BY ORDER OF|ORIGINATOR|ORG)\s*[:=]\s*(.+?)(?:\s+(?:REF|OBI|BBI|ID|ADDR|BNF|B/O|IMAD|OMAD)\b\s*[:=]?|\s{2,}|$)",
+        r"\b(?:B/O|BY ORDER OF|ORIGINATOR|ORG)\s*[:=][\s:=]*(.+?)(?:\s*;|\s+(?:REF|OBI|BBI|ID|ADDR|ADDRESS|BNF|B/O|IMAD|OMAD|ORG ADDRESS|ORG ADDR|ORG ID|ORIGINATOR ADDRESS)\b\s*[:=]?|\s{2,}|$)",
         re.I,
     ),
 ]
@@ -85,7 +86,7 @@ def payer_from_description(description: str) -> str:
     for pattern in _PAYER_PATTERNS:
         match = pattern.search(description)
         if match:
-            return clean(match.group(1)).strip(" ,;/")
+            return clean(match.group(1)).strip(" ,;/=:")
     return ""
 
 

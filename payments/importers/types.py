@@ -11,7 +11,10 @@ FORMAT_CSV = "csv"
 FORMAT_OFX = "ofx"
 FORMAT_CAMT053 = "camt053"
 FORMAT_BAI2 = "bai2"
-FORMATS = (FORMAT_CSV, FORMAT_OFX, FORMAT_CAMT053, FORMAT_BAI2)
+FORMAT_MT940 = "mt940"
+FORMATS = (FORMAT_CSV, FORMAT_OFX, FORMAT_CAMT053, FORMAT_BAI2, FORMAT_MT940)
+# The raw text kept with a rejected line is cut at this many characters.
+RAW_LIMIT = 500
 
 # The largest amount a payment row can hold: DecimalField(max_digits=14, decimal_places=2).
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -46,10 +49,15 @@ class BankTransaction:
 
 @dataclass(frozen=True, slots=True)
 class RejectedLine:
-    """A line (record, entry) of the file that could not be read, with the reason why."""
+    """A line (record, entry) of the file that could not be read, with the reason why.
+
+    ``raw``: the rejected line(s) as they are in the file (cut at RAW_LIMIT characters), so
+    a clerk can find them in the statement; not part of equality.
+    """
 
     line_number: int
     reason: str
+    raw: str = field(default="", compare=False)
 
 
 @dataclass(slots=True)
@@ -63,5 +71,8 @@ class ParseResult:
     account: str | None = None
     currency: str | None = None
 
-    def reject(self, line_number: int, reason: str) -> None:
-        self.rejected.append(RejectedLine(line_number, f"line {line_number}: {reason}"))
+    def reject(self, line_number: int, reason: str, raw: str = "") -> None:
+        raw = raw or ""
+        if len(raw) > RAW_LIMIT:
+            raw = raw[: RAW_LIMIT - 1] + "…"
+        self.rejected.append(RejectedLine(line_number, f"line {line_number}: {reason}", raw))

@@ -129,11 +129,13 @@ def test_bad_lines_are_reported_and_good_lines_imported(api, org):
     }
 
 
-def test_truncated_bai2_imports_what_it_can(api, org):
-    result = outcome(api, upload(api, "malformed_bai2_truncated.bai"))
+def test_a_truncated_bai2_file_is_refused_whole_with_the_level_that_failed(api, org):
+    response = upload(api, "malformed_bai2_truncated.bai")
 
-    assert result["created_count"] == 2
-    assert [line["line_number"] for line in result["rejected"]] == [5, 6, 7]
+    assert response.status_code == 400
+    [message] = response.json()["error"]["fields"]["file"]
+    assert "file trailer (99)" in message
+    assert not PaymentImport.objects.exists()
 
 
 @pytest.mark.parametrize(

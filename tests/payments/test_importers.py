@@ -112,7 +112,7 @@ def test_parse_of_a_non_bank_file_names_the_supported_formats():
     with pytest.raises(ImportFileError) as excinfo:
         parse(sample("not_a_bank_file.txt"))
     assert excinfo.value.message == (
-        "the file is not a recognised bank file (CSV, OFX, CAMT.053 or BAI2)"
+        "the file is not a recognised bank file (CSV, OFX, CAMT.053, BAI2 or MT940)"
     )
 
 
@@ -298,8 +298,14 @@ def test_csv_bad_lines_are_rejected_with_line_numbers_and_good_lines_kept():
         RejectedLine(9, "line 9: date '2024-13-01' is not a valid date"),
         RejectedLine(10, "line 10: amount '12.345' has more than 2 decimal places"),
         RejectedLine(11, "line 11: amount is zero"),
-        RejectedLine(12, "line 12: has 2 fields, expected at least 3"),
-        RejectedLine(13, "line 13: amount '1.999.999' is not a number"),
+        RejectedLine(12, "line 12: too few columns (2 of 4)"),
+        RejectedLine(
+            13, "line 13: ambiguous amount '1.999.999': the amounts use a decimal point (.)"
+        ),
+    ]
+    assert [line.raw for line in result.rejected][-2:] == [
+        "2024-10-11,SOYLENT INV-1051",
+        '2024-10-12,"MASSIVE DYNAMIC INV-1052",1.999.999,T12',
     ]
 
 
@@ -594,8 +600,14 @@ def test_bai2_with_continuations_and_a_debit():
     assert result.transactions[3].raw["funds_type"] == "V"
 
 
-def test_bai2_bad_records_and_missing_trailer_are_rejected():
-    result = parse(sample("malformed_bai2_truncated.bai"))
+def test_bai2_bad_records_are_rejected_and_a_missing_trailer_refuses_the_file():
+    # The sample stops after line 7: no 49/98/99 trailers, so nothing of it can be trusted.
+    with pytest.raises(ImportFileError, match=r"no account trailer \(49\)|file trailer \(99\)"):
+        parse(sample("malformed_bai2_truncated.bai"))
+    completed = sample("malformed_bai2_truncated.bai") + (
+        b"49,5254900,6/\n98,5254900,1,8/\n99,5254900,1,10/\n"
+    )
+    result = parse(completed)
 
     assert [tx.bank_transaction_id for tx in result.transactions] == [
         "2024101400011",
@@ -604,22 +616,18 @@ def test_bai2_bad_records_and_missing_trailer_are_rejected():
     assert result.rejected == [
         RejectedLine(5, "line 5: amount '12AB00' is not a number"),
         RejectedLine(6, "line 6: type code 920 is not a credit (100-399) or debit (400-699) code"),
-        RejectedLine(7, "line 7: the file ends without a file trailer (99); it may be truncated"),
     ]
+    assert result.rejected[0].raw == "16,165,12AB00,Z,2024101400012,,GLOBEX INV-1043"
 
 
-def test_bai2_control_total_mismatch_is_reported():
+def test_bai2_control_total_mismatch_refuses_the_file():
     data = sample("jpmorgan_bai2.bai").replace(b"49,13950920,9/", b"49,13950000,9/")
-    result = parse(data)
-
-    assert len(result.transactions) == 4
-    assert result.rejected == [
-        RejectedLine(
-            11,
-            "line 11: account 000987654321 control total 139500.00 does not match the sum of "
-            "its records 139509.20; the file may be incomplete",
-        )
-    ]
+    with pytest.raises(ImportFileError) as excinfo:
+        parse(data)
+    assert excinfo.value.message == (
+        "account 000987654321 (line 11) control total 139,500.00 does not match the sum of "
+        "its records 139,509.20; the file may be incomplete"
+    )
 
 
 def test_bai2_invalid_group_date_falls_back_to_the_file_date():
@@ -806,7 +814,7 @@ def test_random_bytes_never_crash(data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(["csv", "ofx", "camt053", "bai2"]), st.binary(max_size=500))
+@given(st.sampled_from(["csv", "ofx", "camt053", "bai2", "mt940"]), st.binary(max_size=500))
 def test_random_bytes_forced_to_a_format_never_crash(fmt, data):
     _parse_or_file_error(data, fmt=fmt)
 
