@@ -5,8 +5,11 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Lower
 from django.utils.module_loading import import_string
 
+from arpilot.db import conflict, unique_or_conflict
 from arpilot.errors import Conflict, ValidationFailed
 from customers.lock_objects import customer_for_update
 from customers.models import Contact, Customer, CustomerTag, Tag
@@ -36,19 +39,71 @@ def customer_event_data(customer: Customer) -> dict:
     }
 
 
-def _external_id_conflict(organization, external_id: str, exclude_pk=None) -> None:
+def _customer_with_external_id(organization, external_id: str, exclude_pk=None):
+    """The id of the customer holding ``external_id`` (the unique constraint's key)."""
     if not external_id:
-        return
+        return None
     clash = Customer.objects.for_org(organization).filter(external_id=external_id)
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)
-    existing = clash.values_list("pk", flat=True).first()
+    return clash.values_list("pk", flat=True).first()
+
+
+def _external_id_message(external_id: str) -> str:
+    return f"A customer with customer_id {external_id!r} already exists."
+
+
+EXTERNAL_ID_TAKEN = "Already used by another customer."
+
+
+def _external_id_conflict(organization, external_id: str, exclude_pk=None) -> None:
+    existing = _customer_with_external_id(organization, external_id, exclude_pk)
     if existing is not None:
-        raise Conflict(
-            f"A customer with customer_id {external_id!r} already exists.",
-            fields={"customer_id": ["Already used by another customer."]},
-            extra={"existing_id": str(existing)},
+        raise conflict(
+            _external_id_message(external_id),
+            field="customer_id",
+            existing_id=existing,
+            detail=EXTERNAL_ID_TAKEN,
         )
+
+
+def _external_id_unique(organization, external_id: str, exclude_pk=None):
+    """Writes of ``external_id``: a concurrent writer that won is a 409, not a 500."""
+    return unique_or_conflict(
+        lambda: _customer_with_external_id(organization, external_id, exclude_pk),
+        _external_id_message(external_id),
+        field="customer_id",
+        detail=EXTERNAL_ID_TAKEN,
+    )
+
+
+def _tag_named(organization, name: str, exclude_pk=None):
+    """The id of the tag named ``name`` as the database compares (``Lower``, the constraint)."""
+    clash = (
+        Tag.objects.for_org(organization)
+        .alias(name_lower=Lower("name"))
+        .filter(name_lower=Lower(Value(name)))
+    )
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    return clash.values_list("pk", flat=True).first()
+
+
+def _primary_contact(customer, exclude_pk=None):
+    others = Contact.objects.filter(customer=customer, is_primary=True)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return others.values_list("pk", flat=True).first()
+
+
+def _one_primary_unique(customer: Customer, exclude_pk=None, *, field: str = "is_primary"):
+    """Contact writes: a second primary contact (a concurrent writer) is a 409, not a 500."""
+    return unique_or_conflict(
+        lambda: _primary_contact(customer, exclude_pk),
+        "The customer already has a primary contact.",
+        field=field,
+        detail="Another contact is primary.",
+    )
 
 
 def tags_get_or_create(*, organization, names: Iterable[str]) -> list[Tag]:
@@ -59,13 +114,17 @@ def tags_get_or_create(*, organization, names: Iterable[str]) -> list[Tag]:
         key = name.lower()
         if not name or key in tags:
             continue
-        tag = Tag.objects.for_org(organization).filter(name__iexact=name).first()
-        if tag is None:
+        existing = _tag_named(organization, name)
+        if existing is None:
             try:
                 with transaction.atomic():
                     tag = Tag.objects.create(organization=organization, name=name)
-            except IntegrityError:
-                tag = Tag.objects.for_org(organization).get(name__iexact=name)
+            except IntegrityError:  # created meanwhile by a concurrent request: use it
+                existing = _tag_named(organization, name)
+                if existing is None:
+                    raise
+        if existing is not None:
+            tag = Tag.objects.get(pk=existing)
         tags[key] = tag
     return list(tags.values())
 
@@ -126,13 +185,14 @@ def customer_create(
         _check_reachable(contact, prefix=f"contacts.{index}.")
     _only_one_primary(contacts)
     _external_id_conflict(organization, external_id)
-    customer = Customer.objects.create(
-        organization=organization,
-        company_name=company_name,
-        external_id=external_id,
-        address=address,
-        timezone=timezone or organization.timezone,
-    )
+    with _external_id_unique(organization, external_id):
+        customer = Customer.objects.create(
+            organization=organization,
+            company_name=company_name,
+            external_id=external_id,
+            address=address,
+            timezone=timezone or organization.timezone,
+        )
     has_primary = any(c.get("is_primary") for c in contacts)
     Contact.objects.bulk_create(
         [
@@ -173,7 +233,8 @@ def customer_update(
     for name, value in fields.items():
         setattr(customer, name, value)
     if fields:
-        customer.save(update_fields=[*fields, "updated_at"])
+        with _external_id_unique(organization, customer.external_id, exclude_pk=customer.pk):
+            customer.save(update_fields=[*fields, "updated_at"])
     if tags is not None:
         _customer_tags_replace(customer, tags_get_or_create(organization=organization, names=tags))
     if delete_contact_ids:
@@ -230,11 +291,21 @@ def _contacts_upsert(customer: Customer, contacts: list[dict]) -> None:
         for name, value in values.items():
             setattr(contact, name, value)
         _check_reachable({"email": contact.email, "phone": contact.phone}, prefix=prefix)
+        changed = list(values)
         if "is_primary" in data:
             if data["is_primary"]:
                 _primary_clear(customer, except_pk=contact.pk if contact_id else None)
             contact.is_primary = bool(data["is_primary"])
-        contact.save()
+            changed.append("is_primary")
+        # An existing contact saves only its changes: its is_primary, read before an earlier
+        # item of the list made another contact primary, must not be written back.
+        with _one_primary_unique(
+            customer, exclude_pk=contact.pk if contact_id else None, field=f"{prefix}is_primary"
+        ):
+            if contact_id:
+                contact.save(update_fields=[*changed, "updated_at"])
+            else:
+                contact.save()
 
 
 @transaction.atomic
@@ -261,12 +332,13 @@ def contact_create(
     _check_reachable(values)
     if is_primary:
         _primary_clear(customer)
-    contact = Contact.objects.create(
-        organization=organization,
-        customer=customer,
-        is_primary=is_primary,
-        **{k: v for k, v in values.items() if k in CONTACT_FIELDS},
-    )
+    with _one_primary_unique(customer):
+        contact = Contact.objects.create(
+            organization=organization,
+            customer=customer,
+            is_primary=is_primary,
+            **{k: v for k, v in values.items() if k in CONTACT_FIELDS},
+        )
     _customer_touched(customer)
     return contact
 
@@ -288,7 +360,8 @@ def contact_update(*, organization, contact_id: UUID, values: dict) -> Contact:
         if values["is_primary"]:
             _primary_clear(customer, except_pk=contact.pk)
         contact.is_primary = bool(values["is_primary"])
-    contact.save()
+    with _one_primary_unique(customer, exclude_pk=contact.pk):
+        contact.save()
     _customer_touched(customer)
     return contact
 
@@ -316,30 +389,37 @@ def _customer_touched(customer: Customer) -> None:
     )
 
 
+TAG_NAME_TAKEN = "A tag with this name already exists."
+
+
 def _tag_name_taken(organization, name: str, exclude_pk=None) -> None:
-    clash = Tag.objects.for_org(organization).filter(name__iexact=name)
-    if exclude_pk is not None:
-        clash = clash.exclude(pk=exclude_pk)
-    if clash.exists():
-        raise Conflict(
+    existing = _tag_named(organization, name, exclude_pk)
+    if existing is not None:
+        raise conflict(
             f"A tag named {name!r} already exists.",
-            fields={"name": ["A tag with this name already exists."]},
+            field="name",
+            existing_id=existing,
+            detail=TAG_NAME_TAKEN,
         )
+
+
+def _tag_name_unique(organization, name: str, exclude_pk=None):
+    """Tag writes: names are unique per organization by ``Lower(name)`` in the database."""
+    return unique_or_conflict(
+        lambda: _tag_named(organization, name, exclude_pk),
+        f"A tag named {name!r} already exists.",
+        field="name",
+        detail=TAG_NAME_TAKEN,
+    )
 
 
 @transaction.atomic
 def tag_create(*, organization, name: str, color: str | None = None) -> Tag:
     _tag_name_taken(organization, name)
-    try:
-        with transaction.atomic():
-            return Tag.objects.create(
-                organization=organization, name=name, **({"color": color} if color else {})
-            )
-    except IntegrityError:
-        raise Conflict(
-            f"A tag named {name!r} already exists.",
-            fields={"name": ["A tag with this name already exists."]},
-        ) from None
+    with _tag_name_unique(organization, name):
+        return Tag.objects.create(
+            organization=organization, name=name, **({"color": color} if color else {})
+        )
 
 
 @transaction.atomic
@@ -347,20 +427,13 @@ def tag_update(
     *, organization, tag_id: UUID, name: str | None = None, color: str | None = None
 ) -> Tag:
     tag = Tag.objects.for_org(organization).select_for_update().get(pk=tag_id)
-    if name is not None and name.lower() != tag.name.lower():
-        _tag_name_taken(organization, name, exclude_pk=tag.pk)
     if name is not None:
+        _tag_name_taken(organization, name, exclude_pk=tag.pk)
         tag.name = name
     if color is not None:
         tag.color = color
-    try:
-        with transaction.atomic():
-            tag.save()
-    except IntegrityError:
-        raise Conflict(
-            f"A tag named {name!r} already exists.",
-            fields={"name": ["A tag with this name already exists."]},
-        ) from None
+    with _tag_name_unique(organization, tag.name, exclude_pk=tag.pk):
+        tag.save()
     return tag
 
 

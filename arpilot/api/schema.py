@@ -37,6 +37,12 @@ _ERROR_SCHEMA = {
                     "type": "object",
                     "additionalProperties": {"type": "array", "items": {"type": "string"}},
                 },
+                "existing_id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "description": "On a 409 for a unique value already taken (also by a "
+                    "concurrent request): the id of the object that holds it.",
+                },
             },
             "additionalProperties": True,
         }
@@ -48,7 +54,8 @@ _ERROR_DESCRIPTIONS = {
     "401": "Missing or invalid API key.",
     "403": "Not allowed.",
     "404": "No such object in your organization.",
-    "409": "Conflict with the current state (duplicate, or an idempotent request in flight).",
+    "409": "Conflict with the current state: a duplicate (`error.existing_id` names the object "
+    "that holds the value), or an idempotent request in flight.",
     "413": "Request body too large.",
     "415": "Unsupported content type.",
     "422": "Idempotency-Key reused with a different request, or an impossible operation.",

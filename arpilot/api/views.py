@@ -12,7 +12,20 @@ from arpilot.errors import NotFound
 
 
 class OrgScopedAPIMixin:
-    """Idempotency-Key handling for POST and replay of stored responses."""
+    """Idempotency-Key handling for POST and replay of stored responses.
+
+    The claim on a key ends with the response: stored for replay, or released after a 5xx
+    or any exception (also one that escapes DRF and becomes Django's 500), so a retry runs.
+    """
+
+    _idempotency_record = None
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            # Still set here only when no response was finalized: an exception escaped.
+            self._idempotency_release()
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -29,11 +42,17 @@ class OrgScopedAPIMixin:
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        record = getattr(self, "_idempotency_record", None)
+        record = self._idempotency_record
+        if record is not None:
+            idempotency.finish(record, response)
+            self._idempotency_record = None
+        return response
+
+    def _idempotency_release(self) -> None:
+        record = self._idempotency_record
         if record is not None:
             self._idempotency_record = None
-            idempotency.finish(record, response)
-        return response
+            idempotency.release(record)
 
     @property
     def organization(self):
