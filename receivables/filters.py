@@ -60,6 +60,9 @@ class IntegerFilter(django_filters.Filter):
     field_class = BigIntegerFormField
 
 
+APLOS_DATE_FORMAT = "%Y-%m-%d"
+
+
 class AplosReceivableFilterSet(django_filters.FilterSet):
     """The nine ``f_`` filters of the Aplos receivables search."""
 
@@ -69,9 +72,14 @@ class AplosReceivableFilterSet(django_filters.FilterSet):
     f_contactname = django_filters.CharFilter(method="filter_contact_name")
     f_fund = IntegerFilter(method="filter_fund")
     f_note = django_filters.CharFilter(field_name="notes", lookup_expr="icontains")
-    f_rangestart = django_filters.DateFilter(field_name="issue_date", lookup_expr="gte")
-    f_rangeend = django_filters.DateFilter(field_name="issue_date", lookup_expr="lte")
-    f_referencenum = django_filters.CharFilter(field_name="invoice_number")
+    # Only yyyy-MM-dd (Django's other input formats, e.g. 12/31/2014, are a 400 here).
+    f_rangestart = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="gte", input_formats=[APLOS_DATE_FORMAT]
+    )
+    f_rangeend = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="lte", input_formats=[APLOS_DATE_FORMAT]
+    )
+    f_referencenum = django_filters.CharFilter(field_name="invoice_number", lookup_expr="iexact")
 
     class Meta:
         model = Invoice

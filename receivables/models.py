@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 from arpilot.models import OrgQuerySet, OrgScopedModel
 
@@ -68,7 +69,8 @@ class Fund(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="fund_name_unique"),
+            # Case-insensitive: "Building Fund" and "building fund" are the same fund.
+            models.UniqueConstraint(Lower("name"), "organization", name="fund_name_unique_ci"),
             models.UniqueConstraint(
                 fields=["organization"], condition=Q(is_default=True), name="fund_one_default"
             ),
@@ -105,8 +107,22 @@ class AplosContact(models.Model):
         "customers.Customer", on_delete=models.CASCADE, related_name="aplos_contact"
     )
     type = models.CharField(max_length=16, choices=Type.choices, default=Type.COMPANY)
+    # The company name an Aplos post created this customer under (null for customers made
+    # elsewhere): unique per organization case-insensitively, so concurrent posts naming
+    # the same new company find one customer instead of creating several.
+    lookup_name = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("lookup_name"),
+                "organization",
+                condition=Q(lookup_name__isnull=False),
+                name="aplos_contact_lookup_unique_ci",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} → {self.customer_id}"
@@ -232,12 +248,32 @@ class InvoiceOfflinePayment(OrgScopedModel):
     journal_entry = models.OneToOneField(
         "receivables.JournalEntry", on_delete=models.RESTRICT, related_name="+"
     )
+    # Set once when a mistaken offline payment is reversed (``invoice_offline_payment_reverse``).
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = models.CharField(max_length=150, blank=True, default="")
+    reversal_reason = models.TextField(blank=True, default="")
+    reversal_entry = models.OneToOneField(
+        "receivables.JournalEntry",
+        on_delete=models.RESTRICT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="offline_payment_positive"),
+            models.CheckConstraint(
+                condition=Q(reversed_at__isnull=True, reversal_entry__isnull=True)
+                | Q(reversed_at__isnull=False, reversal_entry__isnull=False),
+                name="offline_payment_reversal_complete",
+            ),
         ]
+
+    @property
+    def is_reversed(self) -> bool:
+        return self.reversed_at is not None
 
     def __str__(self) -> str:
         return f"{self.amount} on {self.invoice_id}"

@@ -41,6 +41,43 @@ def render_line(line) -> dict:
     }
 
 
+def render_offline_payment(payment) -> dict:
+    return {
+        "id": str(payment.id),
+        "amount": payment.amount,
+        "date": payment.received_date.isoformat(),
+        "source": payment.source,
+        "reversed_at": iso_timestamp(payment.reversed_at) if payment.reversed_at else None,
+        "reversed_by": payment.reversed_by or None,
+        "reason": payment.reversal_reason or None,
+    }
+
+
+OFFLINE_ROW_FIELDS = (
+    "invoice_id",
+    "id",
+    "amount",
+    "received_date",
+    "source",
+    "reversed_at",
+    "reversed_by",
+    "reversal_reason",
+)
+
+
+def render_offline_payment_row(row: tuple) -> dict:
+    _invoice_id, pk, amount, received_date, source, reversed_at, reversed_by, reason = row
+    return {
+        "id": str(pk),
+        "amount": amount,
+        "date": received_date.isoformat(),
+        "source": source,
+        "reversed_at": iso_timestamp(reversed_at) if reversed_at else None,
+        "reversed_by": reversed_by or None,
+        "reason": reason or None,
+    }
+
+
 def render_invoice(invoice) -> dict:
     customer = invoice.customer
     return {
@@ -58,13 +95,15 @@ def render_invoice(invoice) -> dict:
         "notes": invoice.notes,
         "ar_account": render_account(invoice.ar_account),
         "lines": [render_line(line) for line in invoice.lines.all()],
+        "offline_payments": [render_offline_payment(p) for p in invoice.offline_payments.all()],
         "created_at": iso_timestamp(invoice.created_at),
         "updated_at": iso_timestamp(invoice.updated_at),
     }
 
 
-def render_invoice_row(row: tuple, lines: list[tuple]) -> dict:
-    """``render_invoice`` for a row of ``selectors.INVOICE_ROW_FIELDS`` and its line rows."""
+def render_invoice_row(row: tuple, lines: list[tuple], offline: list[tuple] = ()) -> dict:
+    """``render_invoice`` for a row of ``selectors.INVOICE_ROW_FIELDS``, its line rows and
+    its offline payment rows (``OFFLINE_ROW_FIELDS``)."""
     (
         pk,
         number,
@@ -109,6 +148,7 @@ def render_invoice_row(row: tuple, lines: list[tuple]) -> dict:
             }
             for line in lines
         ],
+        "offline_payments": [render_offline_payment_row(payment) for payment in offline],
         "created_at": iso_timestamp(created_at),
         "updated_at": iso_timestamp(updated_at),
     }

@@ -2,7 +2,8 @@
 
 from django.db.models import Prefetch
 
-from receivables.models import Account, Fund, Invoice, InvoiceLine
+from receivables.models import Account, Fund, Invoice, InvoiceLine, InvoiceOfflinePayment
+from receivables.rendering import OFFLINE_ROW_FIELDS
 
 
 def _lines_prefetch() -> Prefetch:
@@ -12,12 +13,19 @@ def _lines_prefetch() -> Prefetch:
     )
 
 
+def _offline_prefetch() -> Prefetch:
+    return Prefetch(
+        "offline_payments", queryset=InvoiceOfflinePayment.objects.order_by("created_at", "id")
+    )
+
+
 def invoice_list(*, organization):
-    """Invoices with their customer, receivable account and lines (3 queries per page)."""
+    """Invoices with their customer, receivable account, lines and offline payments
+    (4 queries per page)."""
     return (
         Invoice.objects.for_org(organization)
         .select_related("customer", "ar_account")
-        .prefetch_related(_lines_prefetch())
+        .prefetch_related(_lines_prefetch(), _offline_prefetch())
         .order_by("-issue_date", "-created_at")
     )
 
@@ -90,6 +98,19 @@ def invoice_line_rows(invoice_ids) -> dict:
     return lines
 
 
+def invoice_offline_rows(invoice_ids) -> dict:
+    """The offline payments of ``invoice_ids`` as tuples of OFFLINE_ROW_FIELDS, by invoice."""
+    payments: dict = {}
+    rows = (
+        InvoiceOfflinePayment.objects.filter(invoice_id__in=list(invoice_ids))
+        .order_by("created_at", "id")
+        .values_list(*OFFLINE_ROW_FIELDS)
+    )
+    for row in rows:
+        payments.setdefault(row[0], []).append(row)
+    return payments
+
+
 def invoice_get(*, organization, pk) -> Invoice:
     return invoice_list(organization=organization).get(pk=pk)
 
@@ -99,7 +120,7 @@ def invoices_by_ids(ids) -> list[Invoice]:
     return list(
         Invoice.objects.filter(pk__in=list(ids))
         .select_related("customer", "ar_account")
-        .prefetch_related(_lines_prefetch())
+        .prefetch_related(_lines_prefetch(), _offline_prefetch())
     )
 
 

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
@@ -22,7 +23,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from arpilot import hooks
-from arpilot.errors import Conflict, ValidationFailed
+from arpilot.db import conflict, unique_or_conflict
+from arpilot.errors import Conflict, NotFound, ValidationFailed
 from customers.models import Customer
 from receivables import lock_objects
 from receivables.models import (
@@ -85,30 +87,49 @@ def default_fund(organization) -> Fund:
     return fund
 
 
+def _account_number_holder(organization, number: int, exclude_pk=None):
+    qs = Account.objects.for_org(organization).filter(account_number=number)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.values_list("pk", flat=True).first()
+
+
+def _account_number_conflict(organization, number: int, exclude_pk=None):
+    """The 409 for a taken account number (``existing_id`` names the holder), or None."""
+    existing = _account_number_holder(organization, number, exclude_pk)
+    if existing is None:
+        return None
+    return conflict(
+        f"Account number {number} already exists.",
+        field="account_number",
+        existing_id=existing,
+        detail="An account with this number already exists.",
+    )
+
+
 @transaction.atomic
 def account_create(*, organization, account_number: int, name: str, type: str) -> Account:
-    if Account.objects.for_org(organization).filter(account_number=account_number).exists():
-        raise Conflict(
-            f"Account number {account_number} already exists.",
-            fields={"account_number": ["An account with this number already exists."]},
+    clash = _account_number_conflict(organization, account_number)
+    if clash is not None:
+        raise clash
+    with unique_or_conflict(
+        lambda: _account_number_holder(organization, account_number),
+        f"Account number {account_number} already exists.",
+        field="account_number",
+        detail="An account with this number already exists.",
+    ):
+        return Account.objects.create(
+            organization=organization, account_number=account_number, name=name, type=type
         )
-    return Account.objects.create(
-        organization=organization, account_number=account_number, name=name, type=type
-    )
 
 
 @transaction.atomic
 def account_update(*, account: Account, **changes) -> Account:
     number = changes.get("account_number")
-    if (
-        number is not None
-        and number != account.account_number
-        and Account.objects.for_org(account.organization_id).filter(account_number=number).exists()
-    ):
-        raise Conflict(
-            f"Account number {number} already exists.",
-            fields={"account_number": ["An account with this number already exists."]},
-        )
+    if number is not None and number != account.account_number:
+        clash = _account_number_conflict(account.organization_id, number, exclude_pk=account.pk)
+        if clash is not None:
+            raise clash
     new_type = changes.get("type")
     if new_type and new_type != account.type and account.role is not None:
         raise ValidationFailed(
@@ -117,37 +138,54 @@ def account_update(*, account: Account, **changes) -> Account:
         )
     for name, value in changes.items():
         setattr(account, name, value)
-    account.save()
+    with unique_or_conflict(
+        lambda: _account_number_holder(
+            account.organization_id, account.account_number, exclude_pk=account.pk
+        ),
+        f"Account number {account.account_number} already exists.",
+        field="account_number",
+        detail="An account with this number already exists.",
+    ):
+        account.save()
     return account
 
 
-def _fund_name_taken(organization, name: str, exclude_pk=None) -> bool:
+def _fund_name_holder(organization, name: str, exclude_pk=None):
+    """The id of the fund named ``name`` (case-insensitively), or None."""
     qs = Fund.objects.for_org(organization).filter(name__iexact=name)
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
-    return qs.exists()
+    return qs.values_list("pk", flat=True).first()
+
+
+def _fund_name_guard(organization, name: str, exclude_pk=None):
+    """Check first (a friendly 409), then the write inside: the Lower(name) constraint turns a
+    concurrent duplicate into the same 409."""
+    message = f"A fund named {name!r} already exists."
+    detail = "A fund with this name already exists."
+    existing = _fund_name_holder(organization, name, exclude_pk)
+    if existing is not None:
+        raise conflict(message, field="name", existing_id=existing, detail=detail)
+    return unique_or_conflict(
+        lambda: _fund_name_holder(organization, name, exclude_pk),
+        message,
+        field="name",
+        detail=detail,
+    )
 
 
 @transaction.atomic
 def fund_create(*, organization, name: str) -> Fund:
-    if _fund_name_taken(organization, name):
-        raise Conflict(
-            f"A fund named {name!r} already exists.",
-            fields={"name": ["A fund with this name already exists."]},
-        )
-    return Fund.objects.create(organization=organization, name=name)
+    with _fund_name_guard(organization, name):
+        return Fund.objects.create(organization=organization, name=name)
 
 
 @transaction.atomic
 def fund_update(*, fund: Fund, name: str | None = None) -> Fund:
     if name is not None and name != fund.name:
-        if _fund_name_taken(fund.organization_id, name, exclude_pk=fund.pk):
-            raise Conflict(
-                f"A fund named {name!r} already exists.",
-                fields={"name": ["A fund with this name already exists."]},
-            )
-        fund.name = name
-        fund.save(update_fields=["name", "updated_at"])
+        with _fund_name_guard(fund.organization_id, name, exclude_pk=fund.pk):
+            fund.name = name
+            fund.save(update_fields=["name", "updated_at"])
     return fund
 
 
@@ -419,10 +457,13 @@ def _reverse_issue(invoice: Invoice, memo: str) -> JournalEntry | None:
     return ledger_reverse(entry=entry, date=timezone.localdate(), memo=memo, source="invoice")
 
 
-def _money_event(invoice: Invoice, change_type: str, amount: Decimal, *entries) -> None:
+def _money_event(
+    invoice: Invoice, change_type: str, amount: Decimal, *entries, extra: dict | None = None
+) -> None:
     """Tell the accounting-change receivers, naming the ledger entries just posted."""
     ids = [str(entry.pk) for entry in entries if entry is not None]
     payload = {"journal_entry_ids": ids} if len(ids) > 1 else {"journal_entry_id": ids[0]}
+    payload.update(extra or {})
     hooks.money_event(
         organization=invoice.organization,
         change_type=change_type,
@@ -768,7 +809,9 @@ def _record_offline(
         source=source,
         journal_entry=entry,
     )
-    _money_event(invoice, "offline_payment", amount, entry)
+    _money_event(
+        invoice, "offline_payment", amount, entry, extra={"offline_payment_id": str(offline.pk)}
+    )
     return offline
 
 
@@ -795,6 +838,94 @@ def invoice_record_offline_payment(
     invoice.save(update_fields=["amount_due", "status", "updated_at"])
     _emit(invoice, ["invoice.updated", *_status_events(before, invoice.status)])
     return payment
+
+
+@transaction.atomic
+def invoice_offline_payment_reverse(
+    *, invoice: Invoice, offline_payment_id, reason: str, reversed_by: str
+) -> InvoiceOfflinePayment:
+    """Reverse a mistaken offline payment of ``invoice`` (``InvoiceOfflinePayment`` id).
+
+    Posts the mirror image of its payment entry (``payment_reversal``), raises
+    ``amount_due`` by its amount and re-derives the status, records when, who and why on the
+    offline payment, emits ``invoice.updated`` (and a status event) and tells the money-event
+    receivers: ``change_type="payment_unapplied"`` (money received, taken back) with
+    ``payload`` ``journal_entry_id`` (the reversal), ``offline_payment_id``,
+    ``reversed_journal_entry_id``, ``reason``, ``reversed_by``. A second reversal is a 409;
+    an unknown id (or another invoice's) is a 404; a blank reason is a 400 naming ``reason``.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(
+            "A reason is required to reverse an offline payment.",
+            fields={"reason": ["This field is required."]},
+        )
+    _lock(invoice)  # every reversal of the invoice's payments locks the invoice first
+    pk = _uuid_or_none(offline_payment_id)
+    offline = (
+        InvoiceOfflinePayment.objects.for_org(invoice.organization_id)
+        .filter(pk=pk, invoice=invoice)
+        .select_related("journal_entry")
+        .first()
+        if pk is not None
+        else None
+    )
+    if offline is None:
+        raise NotFound(
+            "Offline payment not found on this invoice.",
+            fields={"offline_payment_id": ["Not an offline payment of this invoice."]},
+        )
+    if offline.reversed_at is not None:
+        raise Conflict(
+            f"This offline payment was already reversed by {offline.reversed_by or 'someone'} "
+            f"on {offline.reversed_at:%Y-%m-%d}.",
+            extra={"offline_payment_id": str(offline.pk)},
+        )
+    before = invoice.status
+    reversal = ledger_reverse(
+        entry=offline.journal_entry,
+        date=timezone.localdate(),
+        memo=f"Offline payment on invoice {invoice.invoice_number} reversed: {reason}",
+        source=offline.source,
+    )
+    offline.reversed_at = timezone.now()
+    offline.reversed_by = (reversed_by or "")[:150]
+    offline.reversal_reason = reason
+    offline.reversal_entry = reversal
+    offline.save(
+        update_fields=[
+            "reversed_at",
+            "reversed_by",
+            "reversal_reason",
+            "reversal_entry",
+            "updated_at",
+        ]
+    )
+    invoice.amount_due += offline.amount
+    invoice.status = derive_status(invoice)
+    invoice.save(update_fields=["amount_due", "status", "updated_at"])
+    _money_event(
+        invoice,
+        "payment_unapplied",
+        offline.amount,
+        reversal,
+        extra={
+            "offline_payment_id": str(offline.pk),
+            "reversed_journal_entry_id": str(offline.journal_entry_id),
+            "reason": reason,
+            "reversed_by": offline.reversed_by,
+            "memo": f"Offline payment reversed on invoice {invoice.invoice_number}: {reason}",
+        },
+    )
+    _emit(invoice, ["invoice.updated", *_status_events(before, invoice.status)])
+    return offline
+
+
+def _uuid_or_none(value):
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 @transaction.atomic
@@ -857,8 +988,10 @@ def invoice_update(
     ``changes`` may hold invoice_number, customer, customer_name, customer_address, notes,
     issue_date, due_date, amount, amount_due, ar_account and status. Amount, lines, customer
     and receivable account change only while no money has been received (the issue entry is
-    then reversed and re-posted). Lowering ``amount_due`` or passing
-    ``external_payment_amount`` records an offline payment; ``status: "void"`` voids.
+    then reversed and re-posted). ``external_payment_amount`` records one offline payment
+    of that amount; ``amount_due`` sent with it must be the balance that payment leaves (400
+    naming ``amount_due`` otherwise, nothing changed). ``amount_due`` alone, lowered, records
+    the difference as one offline payment. ``status: "void"`` voids.
     """
     _lock(invoice)
     changes = dict(changes)
@@ -971,7 +1104,22 @@ def invoice_update(
 
     new_due = changes.get("amount_due")
     paid_now = ZERO
-    if new_due is not None and new_due != invoice.amount_due:
+    if external_payment_amount is not None and new_due is not None:
+        # One payment per update: amount_due, sent along, states the balance it leaves.
+        if external_payment_amount:
+            _check_can_receive(invoice, external_payment_amount, "external_payment_amount")
+        expected = invoice.amount_due - external_payment_amount
+        if new_due != expected:
+            raise ValidationFailed(
+                f"amount_due {new_due} is not the open balance after the external payment of "
+                f"{external_payment_amount} ({expected}); each update records one payment.",
+                fields={
+                    "amount_due": [
+                        f"Must equal the open balance after external_payment_amount ({expected})."
+                    ]
+                },
+            )
+    elif new_due is not None and new_due != invoice.amount_due:
         if new_due > invoice.amount_due:
             raise ValidationFailed(
                 f"amount_due cannot rise above the open balance ({invoice.amount_due}); "

@@ -7,5 +7,10 @@ app_name = "receivables"
 urlpatterns = [
     path("", views.invoice_list, name="invoices"),
     path("<uuid:pk>/", views.invoice_detail, name="invoice"),
+    path(
+        "<uuid:pk>/offline-payments/<uuid:payment_id>/reverse/",
+        views.offline_payment_reverse,
+        name="offline-payment-reverse",
+    ),
     path("customers/<uuid:customer_id>/", views.customer_receivables, name="customer-panel"),
 ]

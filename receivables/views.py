@@ -3,9 +3,13 @@
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.contrib import messages
 from django.db.models import Count, Prefetch, Q, Sum
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
+from arpilot.errors import ApplicationError
 from arpilot.workspace import (
     base_template,
     org_object_or_404,
@@ -14,7 +18,7 @@ from arpilot.workspace import (
     workspace_view,
 )
 from customers.models import Customer
-from receivables import selectors
+from receivables import selectors, services
 from receivables.filters import InvoiceFilterSet
 from receivables.models import Invoice, JournalEntry, JournalLine
 
@@ -134,7 +138,7 @@ def invoice_detail(request, pk):
         )
         .order_by("created_at", "id")
     )
-    offline = invoice.offline_payments.order_by("created_at")
+    offline = invoice.offline_payments.all()  # prefetched by the selector, oldest first
     return render(
         request,
         "receivables/invoice_detail.html",
@@ -145,6 +149,31 @@ def invoice_detail(request, pk):
             "today": organization_today(organization),
         },
     )
+
+
+@require_POST
+@workspace_view
+def offline_payment_reverse(request, pk, payment_id):
+    """Reverse a mistaken offline payment of the invoice (a reason is required); the clerk's
+    user name is recorded as who reversed it."""
+    organization = request.organization
+    invoice = org_object_or_404(Invoice.objects.for_org(organization), pk=pk)
+    try:
+        payment = services.invoice_offline_payment_reverse(
+            invoice=invoice,
+            offline_payment_id=payment_id,
+            reason=request.POST.get("reason", ""),
+            reversed_by=request.user.get_username(),
+        )
+    except ApplicationError as exc:
+        details = [text for texts in exc.fields.values() for text in texts]
+        messages.error(
+            request,
+            f"{exc.message} ({' '.join(details)})" if details else exc.message,
+        )
+    else:
+        messages.success(request, f"Offline payment of {payment.amount} reversed.")
+    return redirect(reverse("receivables:invoice", args=[invoice.pk]))
 
 
 @workspace_view

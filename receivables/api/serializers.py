@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers.models import Customer
-from receivables.models import Account, Fund, Invoice
+from receivables.models import Account, Fund, Invoice, InvoiceOfflinePayment
 from receivables.rendering import render_invoice
 from receivables.services import LineSpec, default_account, default_fund
 
@@ -41,6 +41,20 @@ class InvoiceLineSerializer(serializers.Serializer):
     fund = FundRefSerializer(read_only=True)
 
 
+class OfflinePaymentSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    amount = money_out()
+    date = serializers.DateField(read_only=True, help_text="Date received")
+    source = serializers.ChoiceField(choices=InvoiceOfflinePayment.Source.choices, read_only=True)
+    reversed_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Set when the payment was reversed"
+    )
+    reversed_by = serializers.CharField(read_only=True, allow_null=True)
+    reason = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Why the payment was reversed"
+    )
+
+
 class InvoiceSerializer(serializers.Serializer):
     """An invoice. ``customer_name``/``customer_address`` are the rendered values: the
     invoice's override, or else the customer's. ``status`` is derived from the money and the
@@ -60,6 +74,11 @@ class InvoiceSerializer(serializers.Serializer):
     notes = serializers.CharField(read_only=True)
     ar_account = AccountRefSerializer(read_only=True, help_text="The receivable account")
     lines = InvoiceLineSerializer(many=True, read_only=True)
+    offline_payments = OfflinePaymentSerializer(
+        many=True,
+        read_only=True,
+        help_text="Money recorded as received outside ARPilot, oldest first (reversed ones too)",
+    )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
@@ -223,6 +242,12 @@ class InvoiceUpdateSerializer(serializers.Serializer):
     )
     lines = InvoiceLineInputSerializer(
         many=True, required=False, allow_empty=False, help_text="Replaces all lines"
+    )
+
+
+class OfflinePaymentReverseSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why the offline payment is reversed (required)"
     )
 
 

@@ -1,4 +1,6 @@
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import status
+from rest_framework.decorators import action
 
 from arpilot.api.views import ListModelMixin, OrgScopedViewSet, RetrieveModelMixin
 from arpilot.errors import NotFound
@@ -17,8 +19,10 @@ class InvoiceViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
     the moment that is true), `draft` (not issued: no ledger entry, no money) and `void`.
     An explicit status must agree with the money (`pending` is accepted for any open
     invoice and issues a draft). Every update carrying `external_payment_amount` records
-    one offline payment (its own row and ledger entry); lowering `amount_due` does the same
-    for the difference. Amount, lines, customer and receivable account can change only
+    one offline payment (its own row and ledger entry); `amount_due` sent with it must equal
+    the balance after that one payment (400 naming `amount_due` otherwise, nothing changes);
+    lowering `amount_due` alone records the difference the same way. A mistaken offline
+    payment is reversed with `POST /invoices/{id}/offline-payments/{payment_id}/reverse`. Amount, lines, customer and receivable account can change only
     while no money has been received (409 after); `status: "void"` voids an invoice that
     has received none (409 otherwise). Lines: the amount is their sum (400 otherwise);
     without lines an invoice gets one line to the default revenue account and fund.
@@ -41,8 +45,12 @@ class InvoiceViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
         rows = self.paginate_queryset(
             selectors.invoice_rows(self.filter_queryset(self.get_queryset()))
         )
-        lines = selectors.invoice_line_rows([row[0] for row in rows]) if rows else {}
-        data = [render_invoice_row(row, lines.get(row[0], [])) for row in rows]
+        ids = [row[0] for row in rows]
+        lines = selectors.invoice_line_rows(ids) if rows else {}
+        offline = selectors.invoice_offline_rows(ids) if rows else {}
+        data = [
+            render_invoice_row(row, lines.get(row[0], []), offline.get(row[0], [])) for row in rows
+        ]
         return self.get_paginated_response(data)
 
     def create(self, request, *args, **kwargs):
@@ -69,6 +77,51 @@ class InvoiceViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
         return self.respond(self.reload(invoice))
 
     update = partial_update
+
+    @extend_schema(
+        request=s.OfflinePaymentReverseSerializer,
+        responses={200: s.InvoiceSerializer},
+        parameters=[
+            OpenApiParameter(
+                "payment_id",
+                OpenApiTypes.UUID,
+                OpenApiParameter.PATH,
+                description="Id of one of the invoice's `offline_payments`",
+            )
+        ],
+        summary="Reverse an offline payment",
+        description="Take back a mistaken offline payment (one of the invoice's "
+        "`offline_payments`: an `external_payment_amount`, a lowered `amount_due`, an Aplos "
+        "receive or a balance paid before the invoice was recorded). A `payment_reversal` "
+        "ledger entry mirrors its payment entry, `amount_due` rises by its amount and the "
+        "status is derived again; the offline payment keeps its row with `reversed_at`, "
+        "`reversed_by` (the API key's name) and `reason`. `reason` is required (400). A "
+        "payment already reversed is a 409; an id that is not an offline payment of this "
+        "invoice is a 404. Returns the invoice.",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"offline-payments/(?P<payment_id>[^/.]+)/reverse",
+        url_name="offline-payment-reverse",
+    )
+    def reverse_offline_payment(self, request, pk=None, payment_id=None):
+        invoice = self.get_object()
+        data = self.get_input(s.OfflinePaymentReverseSerializer)
+        services.invoice_offline_payment_reverse(
+            invoice=invoice,
+            offline_payment_id=payment_id,
+            reason=data["reason"],
+            reversed_by=_api_actor(request),
+        )
+        return self.respond(self.reload(invoice))
+
+
+def _api_actor(request) -> str:
+    """Who reversed, as the API knows it: the API key's name (or "api")."""
+    key = getattr(request, "auth", None)
+    name = getattr(key, "name", "") or ""
+    return f"api:{name}" if name else "api"
 
 
 class AccountViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):

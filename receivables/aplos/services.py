@@ -1,14 +1,16 @@
 """Aplos-face writes: resolve Aplos references (contact, account numbers, fund ids) and call
 the invoice services, all in one transaction."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from arpilot.errors import ValidationFailed
-from customers.models import Customer
+from customers.models import Contact, Customer
+from customers.services import customer_event_data
 from receivables import services
 from receivables.models import Account, AplosContact, Fund, Invoice
 from receivables.services import LineSpec
+from webhooks.services import event_emit
 
 
 def _account(organization, number: int, field: str) -> Account:
@@ -31,7 +33,11 @@ def _fund(organization, fund_id: int, field: str) -> Fund:
 
 
 def _contact(organization, data: dict) -> Customer:
-    """The contact by id, else by company name (case-insensitive), else a new customer."""
+    """The contact by id, else by company name (case-insensitive), else a new customer.
+
+    A contact found is used as it is: a receivable's post or put never renames or retypes a
+    customer other receivables share (``type`` applies to a contact created here).
+    """
     if "id" in data:
         contact = (
             AplosContact.objects.for_org(organization)
@@ -43,18 +49,73 @@ def _contact(organization, data: dict) -> Customer:
             raise ValidationFailed(
                 f"Unknown contact {data['id']}.", fields={"contact.id": ["Unknown contact."]}
             )
-        customer = contact.customer
-    else:
-        name = data["companyname"].strip()
-        customer = (
-            Customer.objects.for_org(organization)
-            .filter(company_name__iexact=name)
-            .order_by("created_at", "id")
-            .first()
-        )
-        if customer is None:
-            customer = Customer.objects.create(organization=organization, company_name=name)
-    services.aplos_contact_for(customer, type=data.get("type"))
+        return contact.customer
+    name = data["companyname"].strip()
+    customer = _customer_named(organization, name)
+    if customer is not None:
+        services.aplos_contact_for(customer)
+        return customer
+    return _customer_create_for_aplos(organization, name, data.get("type"))
+
+
+def _customer_named(organization, name: str) -> Customer | None:
+    """The customer an Aplos post created under ``name``, else the oldest customer of that
+    company name (both case-insensitive)."""
+    contact = (
+        AplosContact.objects.for_org(organization)
+        .filter(lookup_name__iexact=name)
+        .select_related("customer")
+        .first()
+    )
+    if contact is not None:
+        return contact.customer
+    return (
+        Customer.objects.for_org(organization)
+        .filter(company_name__iexact=name)
+        .order_by("created_at", "id")
+        .first()
+    )
+
+
+def _customer_create_for_aplos(organization, name: str, type_: str | None) -> Customer:
+    """A new customer named ``name`` with one primary contact of that name, and its Aplos
+    contact keyed by the name.
+
+    Concurrent posts naming the same new company meet at the Aplos contact's unique
+    ``Lower(lookup_name)``: the losers' savepoints roll back (their customer with it) and
+    they find the winner's customer.
+
+    Not ``customers.services.customer_create``: it requires every contact to have an email
+    or a phone, which an Aplos contact does not carry. This mirrors what it writes (customer
+    in the organization's timezone, the contact, the ``customer.created`` event).
+    """
+    try:
+        with transaction.atomic():
+            customer = Customer.objects.create(
+                organization=organization,
+                company_name=name,
+                timezone=organization.timezone or "UTC",
+            )
+            Contact.objects.create(
+                organization=organization, customer=customer, contact_name=name, is_primary=True
+            )
+            AplosContact.objects.create(
+                organization=organization,
+                customer=customer,
+                type=type_ or AplosContact.Type.COMPANY,
+                lookup_name=name,
+            )
+    except IntegrityError:
+        existing = _customer_named(organization, name)
+        if existing is None:
+            raise
+        services.aplos_contact_for(existing)
+        return existing
+    event_emit(
+        organization_id=organization.pk,
+        event_type="customer.created",
+        data=customer_event_data(customer),
+    )
     return customer
 
 
@@ -115,7 +176,9 @@ def aplos_receivable_create(*, organization, data: dict) -> Invoice:
 
 @transaction.atomic
 def aplos_receivable_put(*, invoice: Invoice, data: dict) -> Invoice:
-    organization = invoice.organization_id
+    """Put: fields left out keep their value. A ``contact`` re-points this receivable to the
+    named customer (found, or created as on a post); the customer it had is not changed."""
+    organization = invoice.organization
     changes = {}
     if "bill_date" in data:
         changes["issue_date"] = data["bill_date"]

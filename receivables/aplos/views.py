@@ -2,6 +2,11 @@
 
 Integer ids, the Aplos envelope (``version``, ``status``, ``message``, ``meta``, ``links``,
 ``data``) and field names as Aplos has them; errors use ARPilot's error envelope.
+
+Void and draft invoices are not receivables here: list and search leave them out. Get (and
+put, receive, delete) by id still finds them, so that a client holding the id of a
+receivable that was since voided or that is still a draft in ARPilot can see what it is
+(put and receive then answer as the invoice services do, e.g. 409 on a void one).
 """
 
 from urllib.parse import urlencode
@@ -27,11 +32,13 @@ from receivables.aplos.services import (
     aplos_receivable_receive,
 )
 from receivables.filters import AplosReceivableFilterSet
+from receivables.models import Invoice
 from receivables.rendering import aplos_timestamp
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
-LINK_BASE = "/api/v1/receivables"
+MAX_PAGE_NUM = 10**15  # times MAX_PAGE_SIZE stays below 2**62
+LINK_BASE = "/hermes/api/v1/receivables"  # the paths this face serves
 
 
 class AplosAccountHeader(BasePermission):
@@ -153,12 +160,17 @@ def envelope(*, message=None, meta=None, links=None, data=None) -> dict:
     list=extend_schema(
         operation_id="aplos_receivables_list",
         summary="List/Search receivables",
+        description="Receivables in id order. Void and draft invoices are left out. "
+        "`f_referencenum` matches the whole reference number, case-insensitively; "
+        "`f_rangestart`/`f_rangeend` (on the bill date) must be `yyyy-MM-dd` (400 otherwise). "
+        "`links.self` and `links.next` are `/hermes/api/v1/receivables?…` paths.",
         parameters=[ACCOUNT_HEADER, *FILTER_PARAMETERS],
         responses={200: s.AplosListResponse},
     ),
     retrieve=extend_schema(
         operation_id="aplos_receivables_retrieve",
         summary="Get a receivable",
+        description="By id; unlike the list, this also finds a void or draft invoice.",
         parameters=[ACCOUNT_HEADER, ALL_TAGS],
         responses={200: s.AplosDetailResponse},
     ),
@@ -172,6 +184,10 @@ def envelope(*, message=None, meta=None, links=None, data=None) -> dict:
     update=extend_schema(
         operation_id="aplos_receivables_update",
         summary="Put a receivable",
+        description="Fields left out keep their value; `lines`, when given, replace all "
+        "lines. A `contact` re-points this receivable to that contact (by `id`, else by "
+        "`companyname`, case-insensitively, created when new); the contact it had, which "
+        "other receivables may share, is not renamed or retyped.",
         parameters=[ACCOUNT_HEADER],
         request=s.AplosReceivablePutInput,
         responses={200: s.AplosDetailResponse},
@@ -228,12 +244,14 @@ class AplosReceivableViewSet(OrgScopedViewSet):
 
     def list(self, request, *args, **kwargs):
         params = request.query_params
-        filterset = AplosReceivableFilterSet(data=params, queryset=self.get_queryset())
+        receivables = self.get_queryset().filter(status__in=Invoice.ISSUED_STATUSES)
+        filterset = AplosReceivableFilterSet(data=params, queryset=receivables)
         if not filterset.is_valid():
             raise serializers.ValidationError(filterset.errors)
         queryset = filterset.qs
         page_size = min(positive_int_param(request, "page_size", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
-        page_num = positive_int_param(request, "page_num", 1)
+        # Any page number past the end is an empty page (capped: no huge OFFSET).
+        page_num = positive_int_param(request, "page_num", 1, MAX_PAGE_NUM)
         start = (page_num - 1) * page_size
         page = list(queryset[start : start + page_size + 1]) if start < 2**62 else []
         has_next = len(page) > page_size

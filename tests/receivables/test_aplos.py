@@ -118,7 +118,7 @@ def test_seed_examples_replayed(api, aplos_org):
         "message": f"posted: {rid}",
         "status": 200,
         "meta": {"resource_count": 1},
-        "links": {"self": f"/api/v1/receivables/{rid}"},
+        "links": {"self": f"/hermes/api/v1/receivables/{rid}"},
         "data": {
             "receivable": {
                 "id": rid,
@@ -170,7 +170,7 @@ def test_seed_examples_replayed(api, aplos_org):
         "message": f"put: {rid}",
         "status": 200,
         "meta": {"resource_count": 1},
-        "links": {"self": f"/api/v1/receivables/{rid}"},
+        "links": {"self": f"/hermes/api/v1/receivables/{rid}"},
         "data": {"receivable": expected_put},
     }
 
@@ -181,7 +181,7 @@ def test_seed_examples_replayed(api, aplos_org):
         "version": "v2_0_0",
         "status": 200,
         "meta": {"resource_count": 1},
-        "links": {"self": f"/api/v1/receivables/{rid}"},
+        "links": {"self": f"/hermes/api/v1/receivables/{rid}"},
         "data": {"receivable": {**expected_put, "received": 0}},
     }
     assert list(got["data"]["receivable"])[8:10] == ["amount", "received"]
@@ -194,7 +194,7 @@ def test_seed_examples_replayed(api, aplos_org):
         "Minimum date range (inclusive) Format: yyyy-MM-dd"
     )
     assert len(listed["meta"]["available_filters"]) == 9
-    assert listed["links"] == {"self": "/api/v1/receivables?page_size=1&page_num=1"}
+    assert listed["links"] == {"self": "/hermes/api/v1/receivables?page_size=1&page_num=1"}
     summary = {k: v for k, v in expected_put.items() if k != "lines"}
     assert listed["data"]["receivables"] == [{**summary, "received": 0}]
 
@@ -212,7 +212,7 @@ def test_seed_examples_replayed(api, aplos_org):
         "message": f"received: {rid}",
         "status": 200,
         "meta": {"resource_count": 1},
-        "links": {"self": f"/api/v1/receivables/{rid}"},
+        "links": {"self": f"/hermes/api/v1/receivables/{rid}"},
         "data": {"receivable": {**expected_put, "received": 1000}},
     }
     invoice = Invoice.objects.get(aplos_id=rid, organization=org)
@@ -377,8 +377,8 @@ def test_search_filters(api, org):
     assert refs("f_referencenum=R-2") == ["R-2"]
     page = api.get(f"{BASE}?page_size=1&page_num=1&f_contactname=a").json()
     assert page["links"] == {
-        "next": "/api/v1/receivables?page_size=1&page_num=2&f_contactname=a",
-        "self": "/api/v1/receivables?page_size=1&page_num=1&f_contactname=a",
+        "next": "/hermes/api/v1/receivables?page_size=1&page_num=2&f_contactname=a",
+        "self": "/hermes/api/v1/receivables?page_size=1&page_num=1&f_contactname=a",
     }
     last = api.get(f"{BASE}?page_size=1&page_num=2&f_contactname=a").json()
     assert "next" not in last["links"]
