@@ -5,6 +5,7 @@ tasks in a scheduler thread inside the web process. DATABASE_URL switches to Pos
 REDIS_URL to Redis (Celery broker and cache) with separate Celery workers and beat.
 """
 
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +23,8 @@ if ARPILOT_ENV not in {"development", "production"}:
     raise ImproperlyConfigured("ARPILOT_ENV must be 'development' or 'production'")
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG cannot be on in production")
 _DEV_SECRET = "dev-insecure-0b3c2b7e6f9d4a4e8c1f5a7d9e2b4c6a8f0e1d3c5b7a9f1e3d5c7b9a1f3e5d7c"
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
 if PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY == _DEV_SECRET):
@@ -33,6 +36,9 @@ ALLOWED_HOSTS = env_list(
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # First, so its ``runserver`` (WhiteNoise for static files, a real socket backlog) is the
+    # one manage.py runs, not staticfiles' (which serves static files only with DEBUG on).
+    "arpilot",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -45,7 +51,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "arpilot",
+    "axes",
     "customers",
     "receivables",
     "payments",
@@ -55,16 +61,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files in every mode: from the app and project static dirs through the finders in
+    # development (so `make run` and a gunicorn started without collectstatic serve them), from
+    # the collectstatic manifest in production.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "arpilot.actors.ActorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: counts failed sign-ins and locks out (see AXES_* below).
+    "axes.middleware.AxesMiddleware",
 ]
-
-if PRODUCTION:  # runserver serves static files in development
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "arpilot.urls"
 WSGI_APPLICATION = "arpilot.wsgi.application"
@@ -120,15 +130,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache, Celery ------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "arpilot",
-        }
+    _REDIS_CACHE = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "arpilot",
     }
+    CACHES = {"default": _REDIS_CACHE, "shared": _REDIS_CACHE}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # What every process must see alike (API rate-limit counters): runserver, a gunicorn
+        # started by hand and management commands share the database. The table comes with
+        # `migrate` (arpilot/migrations/0002_shared_cache_table.py).
+        "shared": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "arpilot_shared_cache",
+        },
+    }
 
 # Without REDIS_URL tasks run in this process (arpilot/inprocess.py): a scheduler thread that
 # honours countdown/eta, so delayed retries and the beat schedule below happen there too.
@@ -177,6 +195,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses a locked-out user/address before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in throttling (django-axes): after ARPILOT_LOGIN_FAILURES wrong passwords for one user
+# name, or from one address, sign-in is refused for ARPILOT_LOGIN_LOCKOUT_MINUTES.
+AXES_FAILURE_LIMIT = env_int("ARPILOT_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ARPILOT_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_IPWARE_PROXY_COUNT = env_int("ARPILOT_TRUSTED_PROXIES", 0)
+# A finance app's session ends when the browser closes, and after a working day at most.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("ARPILOT_SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
+SESSION_COOKIE_AGE = env_int("ARPILOT_SESSION_HOURS", 10) * 3600
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -197,6 +232,12 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Development serves static files straight from the finders (no collectstatic needed);
+# production from STATIC_ROOT, built by `collectstatic` with hashed names.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG and not PRODUCTION
+if not PRODUCTION:  # no collectstatic in development: an absent STATIC_ROOT is expected
+    warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 MEDIA_ROOT = Path(env_str("ARPILOT_MEDIA_ROOT", str(VAR_DIR / "media")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -19,10 +19,29 @@ def _eager_tasks(request):
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    from django.core.cache import cache
+def _shared_cache_in_memory(request, settings):
+    """The embedded default keeps the shared cache (rate-limit counters) in the database;
+    tests keep it in memory so pinned query counts are the same on SQLite and PostgreSQL.
+    A test marked ``shared_cache`` gets the real one."""
+    if request.node.get_closest_marker("shared_cache"):
+        return
+    if settings.CACHES["shared"]["BACKEND"].endswith("DatabaseCache"):
+        settings.CACHES = {
+            **settings.CACHES,
+            "shared": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        }
 
-    cache.clear()
+
+@pytest.fixture(autouse=True)
+def _clear_cache(_shared_cache_in_memory):
+    """Each test starts with empty caches. (A database cache, the embedded default's "shared"
+    one, empties itself with the test's rollback or flush.)"""
+    from django.core.cache import caches
+    from django.core.cache.backends.db import DatabaseCache
+
+    for alias in ("default", "shared"):
+        if not isinstance(caches[alias], DatabaseCache):
+            caches[alias].clear()
     yield
 
 
