@@ -49,6 +49,11 @@ class Organization(models.Model):
     name = models.CharField(max_length=200, unique=True)
     currency = models.CharField(max_length=3, default="USD")
     timezone = models.CharField(max_length=64, default="UTC")
+    maker_checker = models.BooleanField(
+        default=False,
+        help_text="A user (or API key) may not approve an accounting change their own action "
+        "caused; another must approve it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="organizations"

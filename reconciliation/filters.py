@@ -27,10 +27,12 @@ class AccountingChangeFilterSet(django_filters.FilterSet):
         "`any` for every status",
     )
     sequence_after = IntegerFilter(
-        field_name="sequence",
+        field_name="approval_sequence",
         lookup_expr="gt",
         min_value=0,
-        help_text="Only changes whose `sequence` is greater (resume where you left off)",
+        help_text="The pull cursor: only changes approved after the one whose "
+        "`approval_sequence` is this (pass the largest `approval_sequence` you have seen). "
+        "Approval order, not creation order, so a change approved late is never skipped.",
     )
 
     class Meta:

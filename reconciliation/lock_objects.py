@@ -31,12 +31,12 @@ def payment_changes_for_update(organization, payment_id, *, status) -> list[Acco
 
 
 def changes_claimable(organization_id, *, now, limit: int):
-    """Approved changes no worker holds, in sequence order; rows others lock are skipped."""
+    """Approved changes no worker holds, in approval order; rows others lock are skipped."""
     return (
         AccountingChange.objects.for_org(organization_id)
         .filter(status=AccountingChange.Status.APPROVED)
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .order_by("sequence")
+        .order_by("approval_sequence")
         .select_for_update(skip_locked=True, of=("self",))[:limit]
     )
 

@@ -34,6 +34,17 @@ class AccountingChange(OrgScopedModel):
 
     # Orders the organization's changes (creation order; numbers may have gaps).
     sequence = models.PositiveBigIntegerField(editable=False)
+    # Orders the organization's approvals: taken when the change becomes approved, and
+    # committed in number order, so a pull by cursor (``sequence_after``) never skips one.
+    approval_sequence = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    caused_by = models.CharField(
+        max_length=150,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="Who made the change (user:<id> or api_key:<prefix>; empty for the system)",
+    )
+    caused_by_name = models.CharField(max_length=150, blank=True, default="", editable=False)
     change_type = models.CharField(max_length=32, choices=ChangeType.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     amount = money_field()
@@ -89,6 +100,10 @@ class AccountingChange(OrgScopedModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "sequence"], name="change_sequence_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "approval_sequence"],
+                name="change_approval_sequence_unique",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "approved", "synced", "failed", "rejected"]),

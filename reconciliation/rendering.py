@@ -17,6 +17,7 @@ def render_change(change: AccountingChange) -> dict:
     return {
         "id": str(change.pk),
         "sequence": change.sequence,
+        "approval_sequence": change.approval_sequence,
         "change_type": change.change_type,
         "status": change.status,
         "amount": change.amount,
@@ -29,6 +30,8 @@ def render_change(change: AccountingChange) -> dict:
         "failed_at": _ts(change.failed_at),
         "rejected_at": _ts(change.rejected_at),
         "rejection_reason": change.rejection_reason,
+        "caused_by": change.caused_by_name,
+        "decided_by": change.decided_by,
         "error_message": change.error_message,
         "attempts": change.attempts,
         "created_at": iso_timestamp(change.created_at),

@@ -21,6 +21,7 @@ from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
+from arpilot.actors import current_actor
 from arpilot.errors import ApplicationError, Conflict, ValidationFailed
 from arpilot.models import Organization
 from reconciliation import lock_objects
@@ -103,9 +104,12 @@ def change_record_from_event(
     for obj in (invoice, customer, payment):
         if obj is not None and obj.organization_id != organization.pk:
             raise ValueError("An accounting change's objects belong to its organization.")
+    actor = current_actor()
     change = AccountingChange.objects.create(
         organization=organization,
         sequence=_next_sequence(organization.pk),
+        caused_by=actor.key if actor else "",
+        caused_by_name=actor.name[:150] if actor else "",
         change_type=change_type,
         amount=amount,
         invoice=invoice,
@@ -154,13 +158,51 @@ def _wrong_status(change: AccountingChange) -> str:
     return f"wrong status: {change.status}"
 
 
+# Held until commit while an approval number is taken, so approvals of one organization
+# commit in number order and a pull by cursor never passes a number still uncommitted.
+_APPROVAL_LOCK_CLASS = 0x41505052  # "APPR"
+
+
+def _next_approval_sequence(organization_id: int) -> int:
+    """The organization's next approval number. PostgreSQL: under a transaction-scoped
+    advisory lock (one approving transaction of the organization at a time, from here to its
+    commit); SQLite serializes writers anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_APPROVAL_LOCK_CLASS, organization_id]
+            )
+    last = AccountingChange.objects.for_org(organization_id).aggregate(
+        last=Max("approval_sequence")
+    )
+    return (last["last"] or 0) + 1
+
+
+def _maker_checker_refusal(organization, change: AccountingChange) -> str | None:
+    """Why the current actor may not approve ``change``, or None."""
+    if not organization.maker_checker or not change.caused_by:
+        return None
+    actor = current_actor()
+    if actor is not None and actor.key == change.caused_by:
+        return "maker-checker: you made this change, another user must approve it"
+    return None
+
+
 def _approve(change: AccountingChange, *, now, decided_by: str) -> None:
     change.status = Status.APPROVED
     change.approved_at = now
+    change.approval_sequence = _next_approval_sequence(change.organization_id)
     change.decided_by = decided_by[:150]
     change.next_attempt_at = None
     change.save(
-        update_fields=["status", "approved_at", "decided_by", "next_attempt_at", "updated_at"]
+        update_fields=[
+            "status",
+            "approved_at",
+            "approval_sequence",
+            "decided_by",
+            "next_attempt_at",
+            "updated_at",
+        ]
     )
     _emit(change, "accounting_change.approved")
 
@@ -179,7 +221,10 @@ def _unique(change_ids) -> list:
 
 @transaction.atomic
 def changes_approve(*, organization, change_ids, decided_by: str = "api") -> BatchResult:
-    """Approve pending changes; others are skipped (unknown id, wrong status)."""
+    """Approve pending changes; others are skipped (unknown id, wrong status, or the
+    approver's own change where the organization has maker-checker on)."""
+    if not isinstance(organization, Organization):
+        organization = Organization.objects.get(pk=organization)
     ids = _unique(change_ids)
     locked = {change.pk: change for change in lock_objects.changes_for_update(organization, ids)}
     result = BatchResult()
@@ -190,6 +235,8 @@ def changes_approve(*, organization, change_ids, decided_by: str = "api") -> Bat
             result.skip(change_id, "unknown id")
         elif change.status != Status.PENDING:
             result.skip(change_id, _wrong_status(change))
+        elif refusal := _maker_checker_refusal(organization, change):
+            result.skip(change_id, refusal)
         else:
             _approve(change, now=now, decided_by=decided_by)
             result.updated.append(change_id)
@@ -200,16 +247,22 @@ def changes_approve(*, organization, change_ids, decided_by: str = "api") -> Bat
 
 @transaction.atomic
 def changes_approve_for_payment(*, organization, payment) -> int:
-    """``ARPILOT_PAYMENT_REVIEWED_HANDLERS``: approve the reviewed payment's pending changes."""
+    """``ARPILOT_PAYMENT_REVIEWED_HANDLERS``: approve the reviewed payment's pending changes
+    (with maker-checker on, those the reviewer made stay pending for another user)."""
+    if not isinstance(organization, Organization):
+        organization = Organization.objects.get(pk=organization)
     changes = lock_objects.payment_changes_for_update(
         organization, payment.pk, status=Status.PENDING
     )
     now = timezone.now()
-    for change in changes:
-        _approve(change, now=now, decided_by="payment review")
-    if changes:
+    actor = current_actor()
+    decided_by = f"payment review by {actor.name}" if actor else "payment review"
+    approved = [change for change in changes if not _maker_checker_refusal(organization, change)]
+    for change in approved:
+        _approve(change, now=now, decided_by=decided_by)
+    if approved:
         _sync_kick_on_commit(organization)
-    return len(changes)
+    return len(approved)
 
 
 class _StatusChanged(Exception):
@@ -343,41 +396,106 @@ def _reject_application(
             _reject(locked[companion.pk], now=now, reason=companion_reason, decided_by=decided_by)
 
 
+def _reject_offline_payment(
+    organization, change: AccountingChange, *, now, reason: str, decided_by: str
+) -> None:
+    """Reverse the offline payment behind an ``offline_payment`` change and reject the change.
+
+    The reversal (receivables) restores the invoice's balance with a ledger reversal and
+    records a ``payment_unapplied`` change; the ledger never got the payment, so that change
+    is rejected with this one.
+    """
+    from receivables.models import Invoice
+    from receivables.services import invoice_offline_payment_reverse
+
+    offline_payment_id = change.payload.get("offline_payment_id")
+    invoice = Invoice.objects.for_org(organization).filter(pk=change.invoice_id).first()
+    if invoice is None or not offline_payment_id:
+        raise _CannotUnapply("the offline payment behind it is not known")
+    invoice_offline_payment_reverse(
+        invoice=invoice,
+        offline_payment_id=offline_payment_id,
+        reason=reason or f"Accounting change #{change.sequence} rejected",
+        reversed_by=decided_by,
+    )
+    offsetting = _rejectable_companion(
+        organization,
+        ChangeType.PAYMENT_UNAPPLIED,
+        payment_id=None,
+        invoice_id=change.invoice_id,
+        payload__offline_payment_id=str(offline_payment_id),
+    )
+    ids = [change.pk] + ([offsetting.pk] if offsetting is not None else [])
+    locked = {c.pk: c for c in lock_objects.changes_for_update(organization, ids)}
+    if locked[change.pk].status not in REJECTABLE:
+        raise _StatusChanged(locked[change.pk])
+    _reject(locked[change.pk], now=now, reason=reason, decided_by=decided_by)
+    if offsetting is not None and locked[offsetting.pk].status in REJECTABLE:
+        _reject(
+            locked[offsetting.pk],
+            now=now,
+            reason=f"Offsets rejected change #{change.sequence} ({change.pk}).",
+            decided_by=decided_by,
+        )
+
+
+# Changes whose money ARPilot takes back when they are rejected (the ledger never gets it).
+_REVERSED_ON_REJECT = {
+    ChangeType.PAYMENT_APPLIED: _reject_application,
+    ChangeType.OFFLINE_PAYMENT: _reject_offline_payment,
+}
+# Changes that only make sense with another: rejecting one alone would leave ARPilot's money
+# and the ledger's apart, so it is refused with the way out.
+_NOT_REJECTABLE_ALONE = {
+    ChangeType.WRITE_OFF: "a write-off is rejected with the payment application it belongs to",
+    ChangeType.PAYMENT_UNAPPLIED: "the money was already taken back in ARPilot; approve this "
+    "change so the ledger follows, or apply the payment again",
+}
+
+
+def _money_reversal_order(change: AccountingChange) -> tuple:
+    """Payment locks first (payment applications, by payment), then invoice locks."""
+    if change.change_type == ChangeType.PAYMENT_APPLIED:
+        return (0, str(change.payment_id), str(change.pk))
+    return (1, str(change.invoice_id), str(change.pk))
+
+
 @transaction.atomic
 def changes_reject(
     *, organization, change_ids, reason: str = "", decided_by: str = "api"
 ) -> BatchResult:
-    """Reject pending (or failed) changes; a rejected payment application is unapplied."""
+    """Reject pending (or failed) changes; a change whose money moved has it reversed
+    (a payment application is unapplied, an offline payment reversed), with the change it
+    causes rejected with it."""
     if not isinstance(organization, Organization):
         organization = Organization.objects.get(pk=organization)
     ids = _unique(change_ids)
     found = AccountingChange.objects.for_org(organization).in_bulk(ids)
     result = BatchResult()
     now = timezone.now()
-    applications = sorted(
+    reversals = sorted(
         (
             change
             for change in found.values()
-            if change.change_type == ChangeType.PAYMENT_APPLIED
-            and change.payment_id is not None
+            if change.change_type in _REVERSED_ON_REJECT
             and change.status in REJECTABLE
+            and (change.payment_id is not None or change.invoice_id is not None)
         ),
-        key=lambda change: (str(change.payment_id), str(change.pk)),
+        key=_money_reversal_order,
     )
-    for change in applications:  # payment locks first, in a fixed order
+    for change in reversals:
         try:
             with transaction.atomic():
-                _reject_application(
+                _REVERSED_ON_REJECT[change.change_type](
                     organization, change, now=now, reason=reason, decided_by=decided_by
                 )
             result.updated.append(change.pk)
         except _StatusChanged as exc:
             result.skip(change.pk, _wrong_status(exc.change))
-        except ApplicationError as exc:
-            result.skip(change.pk, f"cannot unapply: {exc.message}")
-        except _CannotUnapply as exc:
-            result.skip(change.pk, f"cannot unapply: {exc}")
-    handled = {change.pk for change in applications}
+        except (ApplicationError, _CannotUnapply) as exc:
+            verb = "unapply" if change.change_type == ChangeType.PAYMENT_APPLIED else "reverse"
+            result.skip(change.pk, f"cannot {verb}: {getattr(exc, 'message', exc)}")
+    handled = {change.pk for change in reversals}
     others = [change_id for change_id in ids if change_id in found and change_id not in handled]
     locked = {change.pk: change for change in lock_objects.changes_for_update(organization, others)}
     for change_id in ids:
@@ -388,6 +506,8 @@ def changes_reject(
             result.skip(change_id, "unknown id")
         elif change.status not in REJECTABLE:
             result.skip(change_id, _wrong_status(change))
+        elif change.change_type in _NOT_REJECTABLE_ALONE:
+            result.skip(change_id, _NOT_REJECTABLE_ALONE[change.change_type])
         else:
             _reject(change, now=now, reason=reason, decided_by=decided_by)
             result.updated.append(change_id)

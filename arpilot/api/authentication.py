@@ -24,6 +24,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if api_key.has_expired:
             raise exceptions.AuthenticationFailed("This API key has expired.")
         request._request.organization = api_key.organization
+        request._request.api_key = api_key  # the actor of this request (arpilot.actors)
         return (None, api_key)
 
     def authenticate_header(self, request):

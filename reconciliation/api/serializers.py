@@ -55,8 +55,15 @@ class AccountingChangeSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     sequence = serializers.IntegerField(
         read_only=True,
-        help_text="Increases with each change of the organization (gaps possible); "
-        "sync in this order",
+        help_text="Increases with each change of the organization, in creation order (gaps "
+        "possible)",
+    )
+    approval_sequence = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="Increases with each approval of the organization (null until approved): "
+        "sync in this order, and resume a pull with `sequence_after` set to the largest one "
+        "seen",
     )
     change_type = serializers.ChoiceField(
         choices=AccountingChange.ChangeType.choices, read_only=True
@@ -76,6 +83,10 @@ class AccountingChangeSerializer(serializers.Serializer):
     failed_at = serializers.DateTimeField(read_only=True, allow_null=True)
     rejected_at = serializers.DateTimeField(read_only=True, allow_null=True)
     rejection_reason = serializers.CharField(read_only=True)
+    caused_by = serializers.CharField(
+        read_only=True, help_text="Who made the change (a user or API key); empty for ARPilot"
+    )
+    decided_by = serializers.CharField(read_only=True, help_text="Who approved or rejected it")
     error_message = serializers.CharField(
         read_only=True, help_text="Why the last sync attempt failed"
     )

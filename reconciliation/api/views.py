@@ -3,6 +3,7 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from arpilot.actors import actor_of
 from arpilot.api.schema import SuccessSerializer
 from arpilot.api.views import ListModelMixin, OrgScopedViewSet, RetrieveModelMixin
 from arpilot.errors import NotFound
@@ -103,8 +104,10 @@ class ReconciliationViewSet(OrgScopedViewSet):
 
     @extend_schema(
         summary="Approve changes",
-        description="Approve pending changes (they become available to sync). Others are "
-        "skipped: `unknown id`, `wrong status: <status>`.",
+        description="Approve pending changes (they become available to sync, and get their "
+        "`approval_sequence`). Others are skipped: `unknown id`, `wrong status: <status>`, and "
+        "with the organization's maker-checker rule on, `maker-checker: …` for a change this "
+        "API key made itself.",
         request=s.ChangeIdsInput,
         responses=BATCH_RESPONSE,
     )
@@ -112,16 +115,22 @@ class ReconciliationViewSet(OrgScopedViewSet):
     def approve(self, request):
         data = self.get_input(s.ChangeIdsInput)
         result = services.changes_approve(
-            organization=self.organization, change_ids=data["change_ids"]
+            organization=self.organization,
+            change_ids=data["change_ids"],
+            decided_by=_decider(request),
         )
         return self._respond(result)
 
     @extend_schema(
         summary="Reject changes",
-        description="Reject pending or failed changes. Rejecting a `payment_applied` change "
-        "unapplies that application of the payment (the unapplication's own change, which "
-        "offsets it, is rejected too). Skipped: `unknown id`, `wrong status: <status>`, "
-        "`cannot unapply: <why>`.",
+        description="Reject pending or failed changes. A rejected change whose money moved has "
+        "it reversed in ARPilot: rejecting a `payment_applied` change unapplies that "
+        "application of the payment, rejecting an `offline_payment` change reverses the "
+        "offline payment (a ledger reversal; the invoice's balance is restored); the change "
+        "that reversal records, which offsets it, is rejected too. A `write_off` or "
+        "`payment_unapplied` change cannot be rejected alone. Skipped: `unknown id`, "
+        "`wrong status: <status>`, `cannot unapply: <why>`, `cannot reverse: <why>`, and the "
+        "reasons above.",
         request=s.RejectInput,
         responses=BATCH_RESPONSE,
     )
@@ -132,8 +141,14 @@ class ReconciliationViewSet(OrgScopedViewSet):
             organization=self.organization,
             change_ids=data["change_ids"],
             reason=data.get("reason", ""),
+            decided_by=_decider(request),
         )
         return self._respond(result)
+
+
+def _decider(request) -> str:
+    actor = actor_of(request._request)
+    return actor.name if actor else "api"
 
 
 class SyncTargetViewSet(OrgScopedViewSet):

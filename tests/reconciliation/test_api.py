@@ -53,6 +53,9 @@ def test_list_serves_approved_changes_in_sequence_order_by_default(api, org, inv
     assert set(item) == {
         "id",
         "sequence",
+        "approval_sequence",
+        "caused_by",
+        "decided_by",
         "change_type",
         "status",
         "amount",
@@ -89,7 +92,9 @@ def test_list_filters(api, org, customer, invoice):
     ]
     assert str(pending.pk) in _ids(api.get(CHANGES, {"status": "pending"}))
     assert str(pending.pk) not in _ids(api.get(CHANGES))
-    assert _ids(api.get(CHANGES, {"sequence_after": voided.sequence})) == [str(elsewhere.pk)]
+    assert _ids(api.get(CHANGES, {"sequence_after": voided.approval_sequence})) == [
+        str(elsewhere.pk)
+    ]
     everything = _ids(api.get(CHANGES, {"status": "any", "invoice_id": str(invoice.pk)}))
     mine = [str(created.pk), str(voided.pk), str(pending.pk)]
     assert [change_id for change_id in everything if change_id in mine] == mine
