@@ -342,6 +342,40 @@ def _save_money(payment: Payment) -> None:
     )
 
 
+def _organization_currency(organization) -> str:
+    """The organization's currency (the invoices' currency until invoices carry their own)."""
+    currency = getattr(organization, "currency", None)
+    if currency is None:
+        from arpilot.models import Organization
+
+        currency = Organization.objects.values_list("currency", flat=True).get(
+            pk=getattr(organization, "pk", organization)
+        )
+    return (currency or "").upper()
+
+
+def payment_currency_mismatch(payment: Payment, organization_currency: str) -> str:
+    """Why the payment cannot be applied to the organization's invoices ("" when it can).
+
+    Invoices are in the organization's currency; a payment applies only to invoices of its
+    own currency (an empty payment currency is the organization's)."""
+    invoices_in = (organization_currency or "").upper()
+    paid_in = (payment.currency or "").upper() or invoices_in
+    if paid_in == invoices_in:
+        return ""
+    return (
+        f"This payment is in {paid_in}; invoices are in {invoices_in}. "
+        "A payment applies only to invoices of its own currency."
+    )
+
+
+def _check_currency(payment: Payment, organization, field: str) -> None:
+    """Refuse to apply a payment to invoices of another currency (a 400 naming ``field``)."""
+    reason = payment_currency_mismatch(payment, _organization_currency(organization))
+    if reason:
+        raise ValidationFailed(reason, fields={field: [reason]})
+
+
 def _check_invoice(invoice: Invoice | None, field: str) -> Invoice:
     if invoice is None:
         raise ValidationFailed("Unknown invoice.", fields={field: ["Unknown invoice."]})
@@ -573,6 +607,13 @@ def payment_update(
             for index, item in enumerate(allocations)
         ]
 
+    if specs:  # applying money (unapplying all is always allowed)
+        _check_currency(
+            payment, organization, "invoice_id" if invoice_id is not _UNSET else "allocations"
+        )
+    if write_off_short_payment:
+        _check_currency(payment, organization, "write_off_short_payment")
+
     events: list[str] = []
     if specs is not None or write_off_short_payment:
         active = _active_allocations(payment)
@@ -658,6 +699,8 @@ def payment_auto_apply(*, organization, payment_id, invoice_ids, amount: Decimal
     if payment.status != Payment.Status.UNMATCHED or payment.unapplied_by_clerk:
         return False
     if amount <= 0 or amount > payment.amount:
+        return False
+    if payment_currency_mismatch(payment, _organization_currency(organization)):
         return False
     invoices = _lock_invoices(payment, [], invoice_ids)
     plan = []
@@ -921,20 +964,29 @@ def _match_rank_and_store(
             payer_name=payer,
             reference=reference,
             notes=notes,
+            currency=currency or None,
         )
-        for pk, amount, paid_on, payer, reference, notes in candidates.values_list(
-            "pk", "amount", "payment_date", "payer_name", "payer_reference", "notes"
+        for pk, amount, paid_on, payer, reference, notes, currency in candidates.values_list(
+            "pk", "amount", "payment_date", "payer_name", "payer_reference", "notes", "currency"
         )
     ]
     run.payments = len(payments)
     if not payments:
         return []
     unapplied_before = set(candidates.filter(unapplied_by_clerk=True).values_list("pk", flat=True))
+    # Invoices are in the organization's currency: the engine suggests nothing for a
+    # payment in another one (so nothing is auto-applied), and its old suggestions go.
+    invoice_currency = _organization_currency(org_id)
     invoices = _open_invoices(org_id)
     history = _payer_history(org_id)
     lap("read")
     numbers = {invoice.id: invoice.invoice_number for invoice in invoices}
-    index = MatchIndex.build(invoices, history, short_pay_absolute=options.write_off_tolerance)
+    index = MatchIndex.build(
+        invoices,
+        history,
+        short_pay_absolute=options.write_off_tolerance,
+        currency=invoice_currency,
+    )
     del invoices
     lap("index")
     copy = connection.vendor == "postgresql"

@@ -8,6 +8,11 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.files.uploadhandler import (
+    FileUploadHandler,
+    SkipFile,
+    TemporaryFileUploadHandler,
+)
 from django.db.models import Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -16,6 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from arpilot.errors import ApplicationError
@@ -29,6 +35,7 @@ from arpilot.workspace import (
     workspace_view,
 )
 from payments import services
+from payments.api.serializers import IMPORT_MAX_BYTES
 from payments.forms import AllocationsForm, QueueFilterForm
 from payments.models import MatchSuggestion, Payment, PaymentAllocation
 from receivables.models import Invoice
@@ -150,6 +157,9 @@ def _attach_suggestions(organization, payments: list[Payment]) -> None:
     apply_url = UrlPattern("payments:apply", 1)
     for payment in payments:
         payment.urls = {key: pattern.for_(payment.pk) for key, pattern in patterns.items()}
+        # Invoices are in the organization's currency; a payment in another one applies to
+        # none of them (the service refuses it; the row says why).
+        payment.currency_note = services.payment_currency_mismatch(payment, currency)
         payment.meta = " · ".join(
             part
             for part in (
@@ -228,6 +238,7 @@ def _row_key(payment: Payment, currency: str) -> str:
     balances and statuses, the currency)."""
     parts = [
         currency,
+        payment.currency,
         str(payment.pk),
         payment.updated_at.isoformat(),
         payment.status,
@@ -451,15 +462,16 @@ def _snapshot(organization, payment: Payment, extra_invoice_ids=()) -> Snapshot:
 def _changes(organization, before: Snapshot, payment: Payment) -> list[str]:
     """What an action changed, in words: the payment's status and money, each invoice's
     amount due and status."""
-    currency = organization.currency
+    currency = organization.currency  # the invoices' (and write-offs')
+    paid_in = payment.currency or currency  # the payment's own
     labels = dict(Payment.Status.choices)
     lines = []
     if before.payment_status != payment.status:
         lines.append(f"Payment: {labels[before.payment_status]} → {labels[payment.status]}")
     if before.applied != payment.applied_amount:
         lines.append(
-            f"Applied: {format_money(before.applied, currency)} → "
-            f"{format_money(payment.applied_amount, currency)}"
+            f"Applied: {format_money(before.applied, paid_in)} → "
+            f"{format_money(payment.applied_amount, paid_in)}"
         )
     if before.written_off != payment.written_off_amount:
         lines.append(
@@ -676,24 +688,96 @@ def mark_reviewed(request, pk):
 RECENT_IMPORTS = 20
 
 
-@workspace_view
+# The most a bank file may weigh: the API's limit (POST /api/v1/payments/import).
+UPLOAD_MAX_BYTES = IMPORT_MAX_BYTES
+
+
+def _megabytes(size: int) -> str:
+    """``52428800`` → ``50 MB`` (``1 KB``, ``100 bytes`` for the small limits of tests)."""
+    for unit, name in ((1024 * 1024, "MB"), (1024, "KB")):
+        if size >= unit:
+            return f"{size / unit:.4g} {name}"
+    return f"{size} bytes"
+
+
+def _too_large(filename: str, limit: int) -> str:
+    return (
+        f"{filename or 'The file'} is larger than {_megabytes(limit)}, the most a bank file "
+        "may be. Split it, or export a shorter period."
+    )
+
+
+class _SizeLimitHandler(FileUploadHandler):
+    """The first upload handler of the upload page: counts each file's bytes as they arrive
+    and, past ``limit``, skips the rest of that file (the handlers after it close and delete
+    what they had written), remembering its name in ``too_large``."""
+
+    def __init__(self, request, limit: int):
+        super().__init__(request)
+        self.limit = limit
+        self.received = 0
+        self.too_large: list[str] = []
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.too_large.append(self.file_name or "")
+            raise SkipFile
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None  # the next handler makes the file
+
+
+@csrf_exempt  # checked by csrf_protect below, once the upload handlers are in place
 def import_upload(request):
-    """Upload a bank file (its import runs in the background) and see recent imports."""
+    """Upload a bank file (its import runs in the background) and see recent imports.
+
+    The upload streams to a temporary file in chunks (never whole into memory), and a file
+    over ``UPLOAD_MAX_BYTES`` is cut off as soon as it passes the limit: a form error naming
+    the file and the limit, nothing stored."""
+    limiter = None
+    if request.method == "POST":
+        # Before anything reads request.POST (CSRF included): handlers apply only to an
+        # upload not yet parsed.
+        limiter = _SizeLimitHandler(request, UPLOAD_MAX_BYTES)
+        request.upload_handlers = [limiter, TemporaryFileUploadHandler(request)]
+    return _import_upload(request, limiter)
+
+
+@csrf_protect
+@workspace_view
+def _import_upload(request, limiter):
     from payments.forms import ImportForm
     from payments.selectors import payment_import_list
 
     organization = request.organization
     form = ImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    form.fields[
+        "file"
+    ].help_text = f"CSV, OFX/QFX, BAI2, camt.053 XML or MT940, up to {_megabytes(UPLOAD_MAX_BYTES)}"
+    if limiter is not None and limiter.too_large:
+        form.full_clean()
+        form.errors["file"] = form.error_class([_too_large(limiter.too_large[0], limiter.limit)])
+    elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        try:
-            payment_import = services.payment_import_create(
-                organization=organization, filename=upload.name, data=upload.read()
-            )
-        except ApplicationError as exc:
-            form.add_error("file", _error_text(exc))
+        if upload.size > UPLOAD_MAX_BYTES:
+            form.add_error("file", _too_large(upload.name, UPLOAD_MAX_BYTES))
         else:
-            return redirect("payments:import-detail", pk=payment_import.pk)
+            try:
+                payment_import = services.payment_import_create(
+                    organization=organization, filename=upload.name, data=_read(upload)
+                )
+            except ApplicationError as exc:
+                form.add_error("file", _error_text(exc))
+            else:
+                return redirect("payments:import-detail", pk=payment_import.pk)
+            finally:
+                upload.close()  # a temporary file is deleted now
     imports = payment_import_list(organization=organization)[:RECENT_IMPORTS]
     return render(
         request,
@@ -701,6 +785,11 @@ def import_upload(request):
         {"form": form, "imports": imports},
         status=400 if form.errors else 200,
     )
+
+
+def _read(upload) -> bytes:
+    """The uploaded file's bytes (within the limit), read from its temporary file in chunks."""
+    return b"".join(upload.chunks())
 
 
 @workspace_view

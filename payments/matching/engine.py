@@ -231,7 +231,10 @@ class MatchIndex:
         *,
         short_pay_absolute: Decimal = Decimal("1.00"),
         short_pay_ratio: Decimal = Decimal("0.005"),
+        currency: str | None = None,
     ) -> None:
+        # The currency of every indexed invoice (None: not known, any payment matches).
+        self.currency = currency.upper() if currency else None
         self.invoices: list[OpenInvoice] = []
         self._cents: list[int] = []
         self._customer_of: list[int] = []
@@ -370,7 +373,10 @@ class MatchIndex:
     # -- matching ------------------------------------------------------------------------------
 
     def suggest(self, payment: PaymentInput, limit: int = 5) -> list[Suggestion]:
-        """Ranked candidate applications of the payment, best first."""
+        """Ranked candidate applications of the payment, best first (none for a payment in
+        another currency than the invoices': it applies only to invoices of its own)."""
+        if payment.currency and self.currency and payment.currency.upper() != self.currency:
+            return []
         cents = to_cents(payment.amount)
         if cents <= 0:
             return []

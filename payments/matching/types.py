@@ -36,6 +36,7 @@ class PaymentInput:
     payer_name: str | None = None
     reference: str | None = None
     notes: str | None = None
+    currency: str | None = None  # ISO 4217; None: the invoices' currency
 
 
 @dataclass(frozen=True, slots=True)
