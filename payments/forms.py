@@ -100,5 +100,5 @@ class AllocationsForm(forms.Form):
 class ImportForm(forms.Form):
     file = forms.FileField(
         label="Bank file",
-        help_text="CSV, OFX/QFX, BAI2 or camt.053 XML, up to 10 MB",
+        help_text="CSV, OFX/QFX, BAI2, camt.053 XML or MT940, up to 50 MB",
     )

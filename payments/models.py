@@ -81,7 +81,15 @@ class PaymentImport(OrgScopedModel):
     created_count = models.PositiveIntegerField(default=0)
     duplicates_count = models.PositiveIntegerField(default=0)
     debits_skipped = models.PositiveIntegerField(default=0)
-    rejected = models.JSONField(default=list, blank=True)
+    rejected = models.JSONField(
+        default=list, blank=True, help_text="[{line_number, reason, raw}]: lines not imported"
+    )
+    created_totals = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[{currency, count, amount}]: the credits created, per currency, exact "
+        "(amount as a decimal string), to tie the import to the statement",
+    )
     error = models.TextField(blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

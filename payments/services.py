@@ -1518,7 +1518,8 @@ def _import_run(payment_import) -> None:
         processed=progress["stored"],
         debits_skipped=result.debits_skipped,
         rejected=[
-            {"line_number": line.line_number, "reason": line.reason} for line in result.rejected
+            {"line_number": line.line_number, "reason": line.reason, "raw": line.raw}
+            for line in result.rejected
         ],
         bank_account=(result.account or "")[:100],
         currency=(result.currency or "")[:3],
@@ -1552,6 +1553,7 @@ def _import_run(payment_import) -> None:
         PaymentImport.objects.filter(pk=payment_import.pk).update(
             status=PaymentImport.Status.DONE,
             created_count=created_count,
+            created_totals=_created_totals(created),
             duplicates_count=rows_count - created_count,
             finished_at=timezone.now(),
             updated_at=timezone.now(),
@@ -1565,6 +1567,17 @@ def _import_run(payment_import) -> None:
                 kwargs={"import_id": str(payment_import.pk)},
             )
         )
+
+
+def _created_totals(created) -> list[dict]:
+    """The credits an import created, per currency: count and exact sum (a decimal string)."""
+    from django.db.models import Count, Sum
+
+    rows = created.order_by().values("currency").annotate(count=Count("pk"), amount=Sum("amount"))
+    return [
+        {"currency": row["currency"], "count": row["count"], "amount": f"{row['amount']:.2f}"}
+        for row in sorted(rows, key=lambda row: row["currency"])
+    ]
 
 
 IMPORT_QUEUED_GRACE = 120

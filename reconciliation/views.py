@@ -58,8 +58,16 @@ def dashboard(request):
     summary["dso"] = _dso(summary["open_total"], summary["sales"])
     payments = Payment.objects.for_org(organization).aggregate(
         unmatched_count=Count("id", filter=Q(status=Payment.Status.UNMATCHED)),
-        unmatched_total=Sum("amount", filter=Q(status=Payment.Status.UNMATCHED), default=ZERO),
         unreviewed_count=Count("id", filter=Q(reviewed=False)),
+    )
+    # Payments come in several currencies: one total per currency, never one sum of them.
+    payments["unmatched_totals"] = list(
+        Payment.objects.for_org(organization)
+        .filter(status=Payment.Status.UNMATCHED)
+        .order_by()
+        .values("currency")
+        .annotate(total=Sum("amount"))
+        .order_by("currency")
     )
     changes = AccountingChange.objects.for_org(organization).aggregate(
         pending_count=Count("id", filter=Q(status=Status.PENDING)),

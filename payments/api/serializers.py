@@ -80,12 +80,32 @@ class PaymentSerializer(serializers.Serializer):
 class RejectedLineSerializer(serializers.Serializer):
     line_number = serializers.IntegerField(read_only=True)
     reason = serializers.CharField(read_only=True)
+    raw = serializers.CharField(
+        read_only=True, default="", help_text="The line as it stands in the file (500 chars)"
+    )
+
+
+class CreatedTotalSerializer(serializers.Serializer):
+    currency = serializers.CharField(read_only=True)
+    count = serializers.IntegerField(read_only=True)
+    amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
+        help_text="Exact sum of the credits created in this currency",
+    )
 
 
 class PaymentImportSerializer(serializers.ModelSerializer):
-    format = serializers.CharField(read_only=True, help_text="csv, ofx, camt053 or bai2")
+    format = serializers.CharField(read_only=True, help_text="csv, ofx, camt053, bai2 or mt940")
     progress = serializers.SerializerMethodField(help_text="Share of the file processed, 0 to 1")
     rejected = RejectedLineSerializer(many=True, read_only=True)
+    created_totals = CreatedTotalSerializer(
+        many=True,
+        read_only=True,
+        help_text="The credits created, per currency (count and exact sum): tie the import "
+        "to the statement with these and the rejected lines",
+    )
     error = serializers.CharField(read_only=True, allow_null=True)
     bank_account = serializers.CharField(read_only=True, allow_null=True)
     currency = serializers.CharField(read_only=True, allow_null=True)
@@ -104,6 +124,7 @@ class PaymentImportSerializer(serializers.ModelSerializer):
             "processed",
             "progress",
             "created_count",
+            "created_totals",
             "duplicates_count",
             "debits_skipped",
             "rejected",
@@ -194,13 +215,15 @@ class PaymentUpdateSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         help_text="Apply the payment to this invoice (as much as its open balance takes; "
-        "replaces other allocations). null unapplies the payment.",
+        "replaces other allocations). null unapplies the payment. A payment applies only to "
+        "invoices of its own currency (invoices are in the organization's): another is a 400.",
     )
     allocations = AllocationInputSerializer(
         many=True,
         required=False,
         help_text="Extension: spread the payment over invoices (replaces the current "
-        "allocations; [] unapplies). Whatever is not allocated stays as unapplied credit.",
+        "allocations; [] unapplies). Whatever is not allocated stays as unapplied credit. "
+        "A payment in another currency than the organization's cannot be allocated (400).",
     )
     write_off_short_payment = serializers.BooleanField(
         required=False,
@@ -247,7 +270,7 @@ def _column_ok(value) -> bool:
 
 class PaymentImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField(
-        help_text="A bank file: CSV, OFX, CAMT.053 or BAI2 (at most 50 MB)"
+        help_text="A bank file: CSV, OFX, CAMT.053, BAI2 or MT940 (at most 50 MB)"
     )
     mapping = serializers.CharField(required=False, help_text=CSV_MAPPING_HELP)
 
@@ -261,7 +284,7 @@ class PaymentImportCreateSerializer(serializers.Serializer):
     def validate_mapping(self, value):
         try:
             mapping = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise serializers.ValidationError("Must be a JSON object.") from None
         if not isinstance(mapping, dict):
             raise serializers.ValidationError("Must be a JSON object.")

@@ -94,6 +94,7 @@ def test_response_is_202_with_the_import(api, org):
         "processed",
         "progress",
         "created_count",
+        "created_totals",
         "duplicates_count",
         "debits_skipped",
         "rejected",
@@ -126,7 +127,9 @@ def test_bad_lines_are_reported_and_good_lines_imported(api, org):
     assert result["rejected"][0] == {
         "line_number": 7,
         "reason": "line 7: amount 'abc' is not a number",
+        "raw": result["rejected"][0]["raw"],
     }
+    assert "abc" in result["rejected"][0]["raw"]
 
 
 def test_a_truncated_bai2_file_is_refused_whole_with_the_level_that_failed(api, org):
@@ -423,3 +426,27 @@ def test_a_parser_failure_on_upload_is_a_400_naming_the_file(api, org, monkeypat
     error = response.json()["error"]
     assert error["fields"] == {"file": ["the file could not be read as a bank file"]}
     assert not PaymentImport.objects.exists()
+
+
+def test_an_import_reports_the_exact_sum_it_created_and_each_rejected_line_as_written(api, org):
+    data = (
+        b"Date,Description,Amount,Currency\n"
+        b"2026-11-02,ACME PAYMENT INV-1,1250.50,USD\n"
+        b"2026-11-03,GLOBEX PAYMENT,0.10,USD\n"
+        b"2026-11-03,EURO CLIENT,99.99,EUR\n"
+        b"2026-11-04,ODD AMOUNT,1.2.3,USD\n"
+        b"2026-11-09,8"
+    )
+
+    result = outcome(api, upload(api, "statement.csv", data))
+
+    assert result["created_count"] == 3
+    assert result["created_totals"] == [
+        {"currency": "EUR", "count": 1, "amount": 99.99},
+        {"currency": "USD", "count": 2, "amount": 1250.6},
+    ]
+    assert [(line["line_number"], line["raw"]) for line in result["rejected"]] == [
+        (5, "2026-11-04,ODD AMOUNT,1.2.3,USD"),
+        (6, "2026-11-09,8"),
+    ]
+    assert "1.2.3" in result["rejected"][0]["reason"]

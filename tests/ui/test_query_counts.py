@@ -14,7 +14,8 @@ from tests.ui.builders import book
 pytestmark = pytest.mark.django_db
 
 PAGES = {
-    "dashboard": (lambda ids: reverse("reconciliation:dashboard"), 6),
+    # AR aging, payment counts, unmatched totals per currency, accounting changes.
+    "dashboard": (lambda ids: reverse("reconciliation:dashboard"), 7),
     "invoices": (lambda ids: reverse("receivables:invoices"), 5),
     "invoice": (lambda ids: reverse("receivables:invoice", args=[ids["invoice"]]), 8),
     "customer-panel": (
