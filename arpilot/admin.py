@@ -4,6 +4,36 @@ from arpilot import services
 from arpilot.models import IdempotencyKey, Membership, Organization, OrganizationAPIKey
 
 
+def is_organization_admin(request) -> bool:
+    """A superuser, or a user who is an admin of some organization (once per request)."""
+    cached = getattr(request, "_arpilot_organization_admin", None)
+    if cached is None:
+        user = request.user
+        cached = user.is_active and (
+            user.is_superuser
+            or Membership.objects.filter(user=user, role=Membership.Role.ADMIN).exists()
+        )
+        request._arpilot_organization_admin = cached
+    return cached
+
+
+class OrganizationAdminOnly:
+    """Models that only organization admins manage (webhook endpoints, the sync target, API
+    keys, members): a staff user who is only a clerk neither sees nor changes them."""
+
+    def has_view_permission(self, request, obj=None):
+        return is_organization_admin(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return is_organization_admin(request) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return is_organization_admin(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_organization_admin(request) and super().has_delete_permission(request, obj)
+
+
 class ReadOnlyInline(admin.TabularInline):
     """An inline that shows history and never edits it (allocations, ledger lines)."""
 
@@ -24,7 +54,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(OrganizationAdminOnly, admin.ModelAdmin):
     list_display = ["id", "name", "currency", "timezone", "created_at"]
     search_fields = ["name"]
     list_filter = ["currency"]
@@ -32,7 +62,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(OrganizationAdminOnly, admin.ModelAdmin):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role", "organization"]
     search_fields = ["user__username", "user__email", "organization__name"]
@@ -40,7 +70,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrganizationAPIKey)
-class OrganizationAPIKeyAdmin(admin.ModelAdmin):
+class OrganizationAPIKeyAdmin(OrganizationAdminOnly, admin.ModelAdmin):
     list_display = [
         "name",
         "prefix",

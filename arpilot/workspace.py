@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -33,16 +33,30 @@ def _memberships(user) -> list[Membership]:
 
 
 def organization_resolve(request):
-    """The clerk's current organization (and all their memberships), or None."""
+    """The clerk's current organization (and all their memberships), or None; the membership
+    in it (with the role) goes on ``request.membership``."""
     memberships = _memberships(request.user)
     request.memberships = memberships
+    request.membership = None
     if not memberships:
         return None
     wanted = request.session.get(SESSION_KEY)
-    for membership in memberships:
-        if membership.organization_id == wanted:
-            return membership.organization
-    return memberships[0].organization
+    current = next((m for m in memberships if m.organization_id == wanted), memberships[0])
+    request.membership = current
+    return current.organization
+
+
+def is_admin(request) -> bool:
+    """Whether the signed-in user is an admin of the current organization."""
+    membership = getattr(request, "membership", None)
+    return membership is not None and membership.role == Membership.Role.ADMIN
+
+
+def admin_required(request) -> None:
+    """Refuse (403) a clerk an action kept for the organization's admins: webhook endpoints,
+    the sync target, API keys and members."""
+    if not is_admin(request):
+        raise PermissionDenied("Only an admin of this organization may do this.")
 
 
 def workspace_view(view):

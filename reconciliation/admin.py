@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
+from arpilot.admin import OrganizationAdminOnly
 from arpilot.errors import ApplicationError
 from reconciliation import services
 from reconciliation.models import AccountingChange, SyncTarget
@@ -118,7 +119,7 @@ class SyncTargetForm(forms.ModelForm):
 
 
 @admin.register(SyncTarget)
-class SyncTargetAdmin(admin.ModelAdmin):
+class SyncTargetAdmin(OrganizationAdminOnly, admin.ModelAdmin):
     form = SyncTargetForm
     list_display = ["url", "organization", "enabled", "last_success_at", "last_failure_at"]
     list_filter = ["enabled", "organization"]

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
+from arpilot.admin import OrganizationAdminOnly
 from webhooks import services, ssrf
 from webhooks.events import ALL_EVENTS, EVENT_TYPES
 from webhooks.models import (
@@ -36,7 +37,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(OrganizationAdminOnly, admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ["url", "organization", "is_active", "disabled_reason", "created_at"]
     list_filter = ["is_active", "organization"]
@@ -107,7 +108,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(OrganizationAdminOnly, admin.ModelAdmin):
     list_display = [
         "id",
         "event",

@@ -6,7 +6,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from arpilot.errors import Conflict, ValidationFailed
-from arpilot.workspace import is_htmx, org_object_or_404, paginate, workspace_view
+from arpilot.workspace import (
+    admin_required,
+    is_admin,
+    is_htmx,
+    org_object_or_404,
+    paginate,
+    workspace_view,
+)
 from webhooks import selectors, services
 from webhooks.events import ALL_EVENTS, EVENT_TYPES
 from webhooks.filters import DeliveryFilter
@@ -40,8 +47,10 @@ class EndpointForm(forms.Form):
 
 @workspace_view
 def endpoint_list(request):
-    """The organization's endpoints and a form to register another."""
-    form = EndpointForm(request.POST or None)
+    """The organization's endpoints and, for its admins, a form to register another."""
+    if request.method == "POST":
+        admin_required(request)
+    form = EndpointForm(request.POST or None) if is_admin(request) else None
     if request.method == "POST" and form.is_valid():
         try:
             endpoint = services.endpoint_create(
@@ -62,7 +71,7 @@ def endpoint_list(request):
         request,
         "webhooks/endpoint_list.html",
         {"endpoints": endpoints, "form": form},
-        status=400 if form.errors else 200,
+        status=400 if form is not None and form.errors else 200,
     )
 
 
@@ -98,6 +107,7 @@ def endpoint_detail(request, pk):
 @workspace_view
 def endpoint_send_test(request, pk):
     endpoint = org_object_or_404(WebhookEndpoint.objects.for_org(request.organization), pk=pk)
+    admin_required(request)
     services.endpoint_send_test(endpoint=endpoint)
     messages.success(request, "Test event queued.")
     return redirect("webhooks:detail", pk=endpoint.pk)
@@ -111,6 +121,7 @@ def delivery_redeliver(request, pk, delivery_id):
     endpoint = org_object_or_404(WebhookEndpoint.objects.for_org(organization), pk=pk)
     queryset = selectors.delivery_list(organization=organization, endpoint_id=endpoint.pk)
     delivery = org_object_or_404(queryset, pk=delivery_id)
+    admin_required(request)
     error = None
     try:
         services.delivery_redeliver(delivery=delivery)

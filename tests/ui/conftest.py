@@ -21,6 +21,21 @@ def ui(clerk) -> Client:
 
 
 @pytest.fixture
+def admin(org):
+    user = org_services.user_create(username="ada", password="correct-horse-battery")
+    org_services.membership_add(organization=org, user=user, role=Membership.Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def admin_ui(admin) -> Client:
+    """A browser-like client signed in as an admin of ``org`` (CSRF checks on)."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
 def other_ui(other_org) -> Client:
     user = org_services.user_create(username="bob", password="correct-horse-battery")
     org_services.membership_add(organization=other_org, user=user)

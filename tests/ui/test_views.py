@@ -534,24 +534,24 @@ def test_aging_links_filter_the_invoice_list(ui, org):
 # --- webhooks -------------------------------------------------------------------------------
 
 
-def test_registering_an_endpoint_shows_its_secret_once(ui, org, settings):
+def test_registering_an_endpoint_shows_its_secret_once(admin_ui, org, settings):
     settings.ARPILOT_WEBHOOKS_ALLOW_INSECURE = True
-    response = ui.post(
+    response = admin_ui.post(
         reverse("webhooks:list"),
         {"url": "http://127.0.0.1:9/hooks", "description": "ERP", "events": ["invoice.paid"]},
-        **csrf(ui),
+        **csrf(admin_ui),
     )
     endpoint = WebhookEndpoint.objects.for_org(org).get()
     assert response["Location"] == reverse("webhooks:detail", args=[endpoint.pk])
     assert endpoint.events == ["invoice.paid"]
-    first = text(ui.get(response["Location"]))
+    first = text(admin_ui.get(response["Location"]))
     assert endpoint.secret in first
     assert "shown only this once" in first
-    assert endpoint.secret not in text(ui.get(response["Location"]))
+    assert endpoint.secret not in text(admin_ui.get(response["Location"]))
 
 
-def test_an_endpoint_needs_events_and_a_valid_url(ui, org):
-    response = ui.post(reverse("webhooks:list"), {"url": "not a url"}, **csrf(ui))
+def test_an_endpoint_needs_events_and_a_valid_url(admin_ui, org):
+    response = admin_ui.post(reverse("webhooks:list"), {"url": "not a url"}, **csrf(admin_ui))
     assert response.status_code == 400
     page = text(response)
     assert "Enter a valid URL." in page
@@ -559,14 +559,14 @@ def test_an_endpoint_needs_events_and_a_valid_url(ui, org):
     assert not WebhookEndpoint.objects.for_org(org).exists()
 
 
-def test_redelivering_swaps_the_delivery_row(ui, org, endpoint):
+def test_redelivering_swaps_the_delivery_row(admin_ui, org, endpoint):
     from webhooks import services as webhook_services
 
     webhook_services.endpoint_send_test(endpoint=endpoint)
     delivery = WebhookDelivery.objects.for_org(org).get()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
-    response = ui.post(
-        reverse("webhooks:redeliver", args=[endpoint.pk, delivery.pk]), **HTMX, **csrf(ui)
+    response = admin_ui.post(
+        reverse("webhooks:redeliver", args=[endpoint.pk, delivery.pk]), **HTMX, **csrf(admin_ui)
     )
     row = text(response)
     assert row.startswith(f'<tr id="delivery-{delivery.pk}" class="flash">')

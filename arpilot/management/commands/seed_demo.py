@@ -9,10 +9,12 @@ from arpilot.models import Membership, Organization
 DEMO_ORG = "Demo Receivables Co"
 CLERK_USERNAME = "clerk"
 CLERK_PASSWORD = "arpilot-demo"
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "arpilot-demo"
 
 
 class Command(BaseCommand):
-    help = "Fill an organization with believable demo data and create a clerk login."
+    help = "Fill an organization with believable demo data; create a clerk and an admin login."
 
     def add_arguments(self, parser):
         parser.add_argument("--organization", default=DEMO_ORG)
@@ -30,21 +32,32 @@ class Command(BaseCommand):
         with transaction.atomic():
             org, _ = services.organization_get_or_create(name=organization)
             counts = seed_organization(org, small=small)
-            user = get_user_model().objects.filter(username=CLERK_USERNAME).first()
-            if user is None:
-                user = services.user_create(
-                    username=CLERK_USERNAME,
-                    password=CLERK_PASSWORD,
-                    email="clerk@example.com",
-                    is_staff=True,
-                    is_superuser=True,
-                )
-            services.membership_add(organization=org, user=user, role=Membership.Role.ADMIN)
+            # The clerk works payments, imports and approvals; the admin also manages webhook
+            # endpoints, the sync target, API keys and members (and may use Django admin).
+            # Maker-checker is on: one of them approves what the other did.
+            org.maker_checker = True
+            org.save(update_fields=["maker_checker"])
+            _demo_user(org, CLERK_USERNAME, CLERK_PASSWORD, Membership.Role.CLERK, staff=False)
+            _demo_user(org, ADMIN_USERNAME, ADMIN_PASSWORD, Membership.Role.ADMIN, staff=True)
             _, key = services.api_key_create(organization=org, name="demo")
         summary = ", ".join(f"{n} {label}" for label, n in counts.items())
         self.stdout.write(f"Seeded {org.name!r}: {summary}.")
         self.stdout.write(
-            "Sign in at http://127.0.0.1:8000/ (admin at /admin/) as "
-            f"{CLERK_USERNAME!r} with password {CLERK_PASSWORD!r}."
+            f"Sign in at http://127.0.0.1:8000/ as {CLERK_USERNAME!r} (a clerk) or "
+            f"{ADMIN_USERNAME!r} (an admin, also at /admin/), password {CLERK_PASSWORD!r}."
         )
         self.stdout.write(f"API docs: http://127.0.0.1:8000/api/docs/ — demo API key: {key}")
+
+
+def _demo_user(organization, username: str, password: str, role: str, *, staff: bool):
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        user = services.user_create(
+            username=username,
+            password=password,
+            email=f"{username}@example.com",
+            is_staff=staff,
+            is_superuser=staff,
+        )
+    services.membership_add(organization=organization, user=user, role=role)
+    return user
