@@ -19,6 +19,7 @@ class ArpilotConfig(AppConfig):
     verbose_name = "ARPilot"
 
     def ready(self) -> None:
+        from arpilot import checks  # noqa: F401  registers the start-up checks
         from arpilot.api import schema  # noqa: F401  registers the OpenAPI auth extension
 
         if settings.ARPILOT_TASKS_IN_PROCESS and _serving_in_this_process():

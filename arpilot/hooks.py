@@ -1,45 +1,90 @@
-"""Explicit, in-transaction calls from lower apps to higher ones, configured by dotted path.
+"""How a lower app tells a higher one, in the same transaction: one event type per hook point,
+one dispatcher, receivers named in settings and checked at start-up.
 
-Dependencies point one way (reconciliation → payments → receivables → customers → arpilot),
-yet a lower app's money event must become a higher app's accounting change in the same
-transaction. The lower app calls ``money_event(...)`` here; settings name the receivers
-(``ARPILOT_MONEY_EVENT_HANDLERS``). No Django signals: the call is visible at the call site.
+Dependencies point one way (reconciliation → payments → receivables → customers → arpilot).
+Where a lower app must tell a higher one (money moved, a customer is being deleted, a payment
+was reviewed, an organization was created), it builds the event and calls ``dispatch``:
+
+    hooks.dispatch(hooks.MoneyMoved(organization=org, change_type="payment_applied", …))
+
+``ARPILOT_HOOK_RECEIVERS`` maps each event's class name to the dotted paths of its receivers;
+each receiver takes the event as its one argument, and ``dispatch`` returns what they
+returned, in order (a receiver that records something hands it back to the caller, so the
+caller never looks for it afterwards). A system check (``arpilot.checks``) refuses to start
+when a configured receiver does not resolve. No Django signals: the call is visible where it
+happens, and "go to definition" on the event lands here.
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 
+@dataclass(frozen=True, kw_only=True)
+class OrganizationCreated:
+    """A new organization: each app seeds what it needs (the ledger's default accounts)."""
+
+    organization: Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerDeleting:
+    """Inside ``customer_delete``'s transaction, before the customer goes: receivers remove
+    what may go with it, or raise ``arpilot.errors.Conflict`` for what may not."""
+
+    customer: Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class MoneyMoved:
+    """Money moved, or an invoice changed, and the ledger got a posting.
+
+    ``change_type``: invoice_created, invoice_changed, invoice_voided, offline_payment,
+    payment_applied, payment_unapplied, write_off. ``payload`` names the ledger entries
+    (``journal_entry_id``/``journal_entry_ids``) and anything else the accounting change
+    should carry.
+    """
+
+    organization: Any
+    change_type: str
+    amount: Decimal
+    invoice: Any = None
+    customer: Any = None
+    payment: Any = None
+    payload: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentReviewed:
+    """A payment became reviewed (inside ``payment_mark_reviewed``'s transaction)."""
+
+    organization: Any
+    payment: Any
+
+
+EVENTS = {
+    event.__name__: event
+    for event in (OrganizationCreated, CustomerDeleting, MoneyMoved, PaymentReviewed)
+}
+
+
 @cache
-def _handlers(paths: tuple[str, ...]):
+def _receivers(event_name: str, paths: tuple[str, ...]) -> list:
     return [import_string(path) for path in paths]
 
 
-def money_event(
-    *,
-    organization,
-    change_type: str,
-    amount: Decimal,
-    invoice=None,
-    customer=None,
-    payment=None,
-    payload: dict | None = None,
-) -> None:
-    """Tell the configured receivers that money moved (or an invoice changed).
+def receivers_of(event_type: type) -> list:
+    """The configured receivers of ``event_type``, resolved once."""
+    paths = tuple(settings.ARPILOT_HOOK_RECEIVERS.get(event_type.__name__, ()))
+    return _receivers(event_type.__name__, paths)
 
-    ``change_type``: invoice_created, invoice_changed, invoice_voided, offline_payment,
-    payment_applied, payment_unapplied, write_off.
-    """
-    for handler in _handlers(tuple(settings.ARPILOT_MONEY_EVENT_HANDLERS)):
-        handler(
-            organization=organization,
-            change_type=change_type,
-            amount=amount,
-            invoice=invoice,
-            customer=customer,
-            payment=payment,
-            payload=payload or {},
-        )
+
+def dispatch(event) -> list:
+    """Call every receiver of the event, in order; their results, in order."""
+    return [receiver(event) for receiver in receivers_of(type(event))]

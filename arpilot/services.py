@@ -2,8 +2,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from arpilot import hooks
 from arpilot.models import IdempotencyKey, Membership, Organization, OrganizationAPIKey
 
 
@@ -11,8 +11,7 @@ from arpilot.models import IdempotencyKey, Membership, Organization, Organizatio
 def organization_create(*, name: str, currency: str = "USD") -> Organization:
     """Create an organization and let each domain app seed what it needs."""
     organization = Organization.objects.create(name=name, currency=currency)
-    for path in settings.ARPILOT_ORGANIZATION_SETUP:
-        import_string(path)(organization=organization)
+    hooks.dispatch(hooks.OrganizationCreated(organization=organization))
     return organization
 
 

@@ -291,30 +291,30 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/(api/v1|hermes/api/v1)",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Relative: the schema describes the server that serves it (generators resolve it against
+    # the URL they were given, schemathesis and the clients take a base URL anyway).
+    "SERVERS": [{"url": "/", "description": "The server that serves this schema"}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "arpilot.api.schema.postprocess_nullable_types",
+    ],
 }
 
 # --- ARPilot ------------------------------------------------------------------------------
 ARPILOT_IDEMPOTENCY_TTL = timedelta(hours=48)
 ARPILOT_IDEMPOTENCY_STALE_AFTER = timedelta(minutes=5)
-# Called with the new organization when one is created (by dotted path, so arpilot/ imports
-# no domain app): each app seeds what a new organization needs.
-ARPILOT_ORGANIZATION_SETUP: list[str] = [
-    "receivables.services.organization_ledger_setup",
-]
-# Called with the customer inside customer_delete's transaction, before it is deleted: each
-# app removes what may go with it or raises arpilot.errors.Conflict for what may not.
-ARPILOT_CUSTOMER_DELETE_HOOKS: list[str] = [
-    "receivables.services.customer_delete_hook",
-]
-# Receivers of arpilot.hooks.money_event (the reconciliation app's accounting changes).
-ARPILOT_MONEY_EVENT_HANDLERS: list[str] = [
-    "reconciliation.services.change_record_from_event",
-]
-# Called as handler(organization=…, payment=…) inside payment_mark_reviewed's transaction when
-# a payment becomes reviewed (the reconciliation app approves its pending changes).
-ARPILOT_PAYMENT_REVIEWED_HANDLERS: list[str] = [
-    "reconciliation.services.changes_approve_for_payment",
-]
+# Who hears what a lower app tells (arpilot/hooks.py): event class name -> receivers, each
+# called with the event inside the sender's transaction. Checked at start-up (arpilot.checks).
+ARPILOT_HOOK_RECEIVERS: dict[str, list[str]] = {
+    # Each app seeds what a new organization needs.
+    "OrganizationCreated": ["receivables.receivers.organization_created"],
+    # Remove what may go with a customer, or refuse (409) what may not.
+    "CustomerDeleting": ["receivables.receivers.customer_deleting"],
+    # Money moved: a pending accounting change.
+    "MoneyMoved": ["reconciliation.receivers.money_moved"],
+    # A reviewed payment's pending accounting changes are approved.
+    "PaymentReviewed": ["reconciliation.receivers.payment_reviewed"],
+}
 # Webhooks may target plain-HTTP and loopback URLs only where this is on (tests, local dev).
 ARPILOT_WEBHOOKS_ALLOW_INSECURE = env_bool("ARPILOT_WEBHOOKS_ALLOW_INSECURE", False)
 if PRODUCTION and ARPILOT_WEBHOOKS_ALLOW_INSECURE:

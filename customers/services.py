@@ -3,12 +3,11 @@
 from collections.abc import Iterable
 from uuid import UUID
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Lower
-from django.utils.module_loading import import_string
 
+from arpilot import hooks
 from arpilot.db import conflict, unique_or_conflict
 from arpilot.errors import Conflict, ValidationFailed
 from customers.lock_objects import customer_for_update
@@ -312,8 +311,7 @@ def _contacts_upsert(customer: Customer, contacts: list[dict]) -> None:
 def customer_delete(*, organization, customer_id: UUID) -> None:
     """Delete a customer with its contacts and tag assignments; apps may veto (409)."""
     customer = customer_for_update(organization=organization, customer_id=customer_id)
-    for path in settings.ARPILOT_CUSTOMER_DELETE_HOOKS:
-        import_string(path)(customer=customer)
+    hooks.dispatch(hooks.CustomerDeleting(customer=customer))
     data = customer_event_data(customer)
     customer.delete()
     event_emit(organization_id=organization.pk, event_type="customer.deleted", data=data)

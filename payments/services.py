@@ -22,12 +22,10 @@ from datetime import date
 from decimal import Decimal
 
 import orjson
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from arpilot import hooks
 from arpilot.errors import Conflict, ValidationFailed
@@ -222,22 +220,25 @@ def _customer_of(invoice: Invoice):
 
 def _money_event(
     payment: Payment, change_type: str, amount: Decimal, invoice: Invoice, payload: dict
-) -> None:
-    hooks.money_event(
-        organization=payment.organization,
-        change_type=change_type,
-        amount=amount,
-        invoice=invoice,
-        customer=_customer_of(invoice),
-        payment=payment,
-        payload={
-            "payment_id": str(payment.pk),
-            "invoice_id": str(invoice.pk),
-            "invoice_number": invoice.invoice_number,
-            "customer_id": str(invoice.customer_id),
-            "payment_date": payment.payment_date.isoformat(),
-            **payload,
-        },
+) -> list:
+    """Tell the receivers (accounting changes) that money moved; what they recorded."""
+    return hooks.dispatch(
+        hooks.MoneyMoved(
+            organization=payment.organization,
+            change_type=change_type,
+            amount=amount,
+            invoice=invoice,
+            customer=_customer_of(invoice),
+            payment=payment,
+            payload={
+                "payment_id": str(payment.pk),
+                "invoice_id": str(invoice.pk),
+                "invoice_number": invoice.invoice_number,
+                "customer_id": str(invoice.customer_id),
+                "payment_date": payment.payment_date.isoformat(),
+                **payload,
+            },
+        )
     )
 
 
@@ -297,7 +298,8 @@ def _allocation_unapply(
     *,
     by_clerk: bool,
     reason: str = "",
-) -> None:
+) -> list:
+    """Undo one allocation; what the money-event receivers recorded for it."""
     reversal = invoice_unapply_payment(
         invoice=invoice,
         entry=allocation.journal_entry,
@@ -325,7 +327,7 @@ def _allocation_unapply(
     payment.written_off_amount -= allocation.write_off_amount
     if by_clerk:
         payment.unapplied_by_clerk = True
-    _money_event(payment, "payment_unapplied", allocation.amount, invoice, payload)
+    return _money_event(payment, "payment_unapplied", allocation.amount, invoice, payload)
 
 
 def _save_money(payment: Payment) -> None:
@@ -557,8 +559,7 @@ def _set_reviewed(payment: Payment, reviewed: bool) -> bool:
     payment.reviewed_at = timezone.now() if reviewed else None
     payment.save(update_fields=["reviewed", "reviewed_at", "updated_at"])
     if reviewed:
-        for path in settings.ARPILOT_PAYMENT_REVIEWED_HANDLERS:
-            import_string(path)(organization=payment.organization, payment=payment)
+        hooks.dispatch(hooks.PaymentReviewed(organization=payment.organization, payment=payment))
     return True
 
 
@@ -651,9 +652,19 @@ def payment_update(
 
 
 @transaction.atomic
+@dataclass(frozen=True)
+class Unapplied:
+    """What ``payment_unapply`` reversed: the allocations, and what the money-event receivers
+    recorded for them (the accounting changes), so a caller never has to look for them."""
+
+    payment: Payment
+    allocations: list
+    recorded: list
+
+
 def payment_unapply(
     *, organization, payment_id, invoice_id=None, by_clerk: bool, reason: str = ""
-) -> Payment:
+) -> Unapplied:
     """Take the payment's money back from its invoices (or from ``invoice_id`` only).
 
     Nothing to unapply is not an error. ``by_clerk`` marks the payment as one matching must
@@ -666,17 +677,18 @@ def payment_unapply(
         if invoice_id is None or str(allocation.invoice_id) == str(invoice_id)
     ]
     if not active:
-        return payment
+        return Unapplied(payment=payment, allocations=[], recorded=[])
     invoices = _lock_invoices(payment, active)
+    recorded = []
     for allocation in active:
-        _allocation_unapply(
+        recorded += _allocation_unapply(
             payment, allocation, invoices[allocation.invoice_id], by_clerk=by_clerk, reason=reason
         )
     if by_clerk:
         payment.auto_applied = False
     _save_money(payment)
     _emit(payment, ["payment.unapplied"])
-    return payment
+    return Unapplied(payment=payment, allocations=active, recorded=recorded)
 
 
 @transaction.atomic

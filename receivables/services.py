@@ -464,13 +464,15 @@ def _money_event(
     ids = [str(entry.pk) for entry in entries if entry is not None]
     payload = {"journal_entry_ids": ids} if len(ids) > 1 else {"journal_entry_id": ids[0]}
     payload.update(extra or {})
-    hooks.money_event(
-        organization=invoice.organization,
-        change_type=change_type,
-        amount=amount,
-        invoice=invoice,
-        customer=invoice.customer,
-        payload=payload,
+    hooks.dispatch(
+        hooks.MoneyMoved(
+            organization=invoice.organization,
+            change_type=change_type,
+            amount=amount,
+            invoice=invoice,
+            customer=invoice.customer,
+            payload=payload,
+        )
     )
 
 
@@ -1181,7 +1183,7 @@ def invoice_delete(*, invoice: Invoice) -> None:
 
 
 def customer_delete_hook(*, customer: Customer) -> None:
-    """``ARPILOT_CUSTOMER_DELETE_HOOKS``: delete the customer's invoices, all or none.
+    """On ``hooks.CustomerDeleting``: delete the customer's invoices, all or none.
 
     Every invoice that never received money goes (its issue entry reversed, see
     ``invoice_delete``). If any invoice ever received money — an applied payment, an offline

@@ -1,6 +1,6 @@
 """Accounting changes, their lifecycle, and the accounting sync.
 
-Every money event of a lower app (``arpilot.hooks.money_event``) becomes a ``pending``
+Every money event of a lower app (``arpilot.hooks.MoneyMoved``) becomes a ``pending``
 accounting change in the same transaction (``change_record_from_event``). A clerk approves it
 (marking the payment reviewed, ``POST /reconciliation/approve``, the admin) or rejects it
 (rejecting a payment application unapplies it). Approved changes reach the general ledger
@@ -15,15 +15,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
+from arpilot import hooks
 from arpilot.actors import current_actor
 from arpilot.errors import ApplicationError, Conflict, ValidationFailed
 from arpilot.models import Organization
+from payments.models import PaymentAllocation
+from payments.services import payment_unapply
 from reconciliation import lock_objects
 from reconciliation.models import AccountingChange, SyncTarget
 from reconciliation.payloads import payload_build
@@ -78,22 +80,16 @@ def _next_sequence(organization_id: int) -> int:
 
 
 @transaction.atomic
-def change_record_from_event(
-    *,
-    organization,
-    change_type: str,
-    amount: Decimal,
-    invoice=None,
-    customer=None,
-    payment=None,
-    payload: dict | None = None,
-) -> AccountingChange:
-    """``ARPILOT_MONEY_EVENT_HANDLERS`` receiver: record a pending accounting change.
+def change_record_from_event(event: hooks.MoneyMoved) -> AccountingChange:
+    """Record a pending accounting change for the money that moved (``receivers.money_moved``).
 
-    Called inside the lower app's transaction, after its ledger posting. ``payload`` may name
-    the ledger entries (``journal_entry_id``/``journal_entry_ids``) and override ``date`` or
-    ``memo``; other keys are kept as they are.
+    Called inside the lower app's transaction, after its ledger posting. The event's
+    ``payload`` may name the ledger entries (``journal_entry_id``/``journal_entry_ids``) and
+    override ``date`` or ``memo``; other keys are kept as they are.
     """
+    organization, change_type, amount = event.organization, event.change_type, event.amount
+    invoice, customer, payment = event.invoice, event.customer, event.payment
+    payload = event.payload
     if change_type not in ChangeType.values:
         raise ValueError(f"Unknown accounting change type {change_type!r}")
     if not isinstance(organization, Organization):
@@ -247,7 +243,7 @@ def changes_approve(*, organization, change_ids, decided_by: str = "api") -> Bat
 
 @transaction.atomic
 def changes_approve_for_payment(*, organization, payment) -> int:
-    """``ARPILOT_PAYMENT_REVIEWED_HANDLERS``: approve the reviewed payment's pending changes
+    """Approve the reviewed payment's pending changes (``receivers.payment_reviewed``)
     (with maker-checker on, those the reviewer made stay pending for another user)."""
     if not isinstance(organization, Organization):
         organization = Organization.objects.get(pk=organization)
@@ -269,20 +265,6 @@ class _StatusChanged(Exception):
     def __init__(self, change):
         super().__init__(change.status)
         self.change = change
-
-
-def _payment_unapply_function():
-    try:
-        from payments import services as payment_services
-    except ImportError as exc:  # pragma: no cover - the payments app is installed
-        raise ImproperlyConfigured("The payments app is missing.") from exc
-    function = getattr(payment_services, "payment_unapply", None)
-    if function is None:
-        raise ImproperlyConfigured(
-            "payments.services.payment_unapply is missing: rejecting a payment application "
-            "cannot unapply it."
-        )
-    return function
 
 
 def _reject(change: AccountingChange, *, now, reason: str, decided_by: str) -> None:
@@ -326,9 +308,6 @@ def _reject_application(
     (same amount, and any write-off it reverses is rejected with it). An application that
     was already unapplied is rejected together with its still-rejectable unapplication.
     """
-    from payments.models import PaymentAllocation
-
-    payment_unapply = _payment_unapply_function()
     allocation_id = change.payload.get("allocation_id")
     allocation = (
         PaymentAllocation.objects.filter(pk=allocation_id, payment_id=change.payment_id).first()
@@ -350,30 +329,22 @@ def _reject_application(
                 "pending or failed"
             )
     else:
-        before = set(
-            AccountingChange.objects.for_org(organization)
-            .filter(payment_id=change.payment_id)
-            .values_list("pk", flat=True)
-        )
-        payment_unapply(
+        unapplied = payment_unapply(
             organization=organization,
             payment_id=change.payment_id,
             invoice_id=change.invoice_id,
             by_clerk=True,
             reason=reason or f"Accounting change #{change.sequence} rejected",
         )
-        offsetting = (
-            AccountingChange.objects.for_org(organization)
-            .filter(
-                payment_id=change.payment_id,
-                invoice_id=change.invoice_id,
-                change_type=ChangeType.PAYMENT_UNAPPLIED,
-                status=Status.PENDING,
-                amount=change.amount,
-            )
-            .exclude(pk__in=before)
-            .order_by("sequence")
-            .first()
+        offsetting = next(
+            (
+                recorded
+                for recorded in unapplied.recorded
+                if isinstance(recorded, AccountingChange)
+                and recorded.change_type == ChangeType.PAYMENT_UNAPPLIED
+                and recorded.amount == change.amount
+            ),
+            None,
         )
     if offsetting is not None and offsetting.payload.get("write_off_reversal"):
         write_off = _rejectable_companion(

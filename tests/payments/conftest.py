@@ -17,10 +17,13 @@ def other_customer(other_org):
 
 @pytest.fixture
 def money_events(settings):
-    """Record every arpilot.hooks.money_event call (instead of the reconciliation app)."""
+    """Record every arpilot.hooks.MoneyMoved event (instead of the reconciliation app)."""
     from tests.payments import recorders
 
     recorders.EVENTS.clear()
-    settings.ARPILOT_MONEY_EVENT_HANDLERS = ["tests.payments.recorders.record_money_event"]
+    settings.ARPILOT_HOOK_RECEIVERS = {
+        **settings.ARPILOT_HOOK_RECEIVERS,
+        "MoneyMoved": ["tests.payments.recorders.record_money_event"],
+    }
     yield recorders.EVENTS
     recorders.EVENTS.clear()

@@ -662,7 +662,10 @@ def test_mark_reviewed_calls_the_configured_handlers(api, org, settings):
     from tests.payments import recorders
 
     recorders.REVIEWED.clear()
-    settings.ARPILOT_PAYMENT_REVIEWED_HANDLERS = ["tests.payments.recorders.record_reviewed"]
+    settings.ARPILOT_HOOK_RECEIVERS = {
+        **settings.ARPILOT_HOOK_RECEIVERS,
+        "PaymentReviewed": ["tests.payments.recorders.record_reviewed"],
+    }
     payment = make_payment(org)
 
     reviewed = api.patch(url(payment), {"reviewed": True}, format="json").json()["data"]

@@ -55,5 +55,6 @@ def test_hook_refuses_when_money_moved_and_deletes_nothing(org, money):
 def test_hook_is_configured():
     from django.conf import settings
 
-    assert "receivables.services.customer_delete_hook" in settings.ARPILOT_CUSTOMER_DELETE_HOOKS
-    assert "receivables.services.organization_ledger_setup" in settings.ARPILOT_ORGANIZATION_SETUP
+    receivers = settings.ARPILOT_HOOK_RECEIVERS
+    assert receivers["CustomerDeleting"] == ["receivables.receivers.customer_deleting"]
+    assert receivers["OrganizationCreated"] == ["receivables.receivers.organization_created"]

@@ -1,5 +1,6 @@
 """Offline payments: one payment per update, and reversing a mistaken one."""
 
+from dataclasses import fields
 from decimal import Decimal
 
 import pytest
@@ -15,9 +16,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def money_events(settings):
     """The money events the receivables services emit, recorded instead of handled."""
-    settings.ARPILOT_MONEY_EVENT_HANDLERS = [
-        "tests.receivables.test_offline_payments.record_money_event"
-    ]
+    settings.ARPILOT_HOOK_RECEIVERS = {
+        **settings.ARPILOT_HOOK_RECEIVERS,
+        "MoneyMoved": ["tests.receivables.test_offline_payments.record_money_event"],
+    }
     RECORDED.clear()
     yield RECORDED
     RECORDED.clear()
@@ -26,8 +28,8 @@ def money_events(settings):
 RECORDED: list[dict] = []
 
 
-def record_money_event(**kwargs) -> None:
-    RECORDED.append(kwargs)
+def record_money_event(event) -> None:
+    RECORDED.append({field.name: getattr(event, field.name) for field in fields(event)})
 
 
 def _ar_open(invoice) -> Decimal:

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from arpilot import hooks
 from reconciliation import services
 from reconciliation.models import AccountingChange
 
@@ -23,13 +24,15 @@ def make_change(
     """A change recorded as a money event would, then moved to ``status`` by the services
     (failed and synced through ``sync-status``; rejected directly)."""
     change = services.change_record_from_event(
-        organization=organization,
-        change_type=change_type,
-        amount=Decimal(amount),
-        invoice=invoice,
-        customer=customer,
-        payment=payment,
-        payload=payload,
+        hooks.MoneyMoved(
+            organization=organization,
+            change_type=change_type,
+            amount=Decimal(amount),
+            invoice=invoice,
+            customer=customer,
+            payment=payment,
+            payload=payload or {},
+        )
     )
     if status in ("approved", "synced", "failed"):
         services.changes_approve(organization=organization, change_ids=[change.pk])

@@ -34,8 +34,13 @@ def _lines(change):
 
 
 def test_money_event_records_a_pending_change_with_what_the_ledger_needs(org, invoice):
-    hooks.money_event(
-        organization=org, change_type="invoice_created", amount=Decimal("100.00"), invoice=invoice
+    hooks.dispatch(
+        hooks.MoneyMoved(
+            organization=org,
+            change_type="invoice_created",
+            amount=Decimal("100.00"),
+            invoice=invoice,
+        )
     )
 
     change = _last_change(org, change_type="invoice_created", invoice=invoice)
@@ -61,8 +66,13 @@ def test_money_event_records_a_pending_change_with_what_the_ledger_needs(org, in
 def test_offline_payment_change_carries_the_cash_entry(org, invoice):
     receivables_services.invoice_record_offline_payment(invoice=invoice, amount=Decimal("30.00"))
 
-    hooks.money_event(
-        organization=org, change_type="offline_payment", amount=Decimal("30.00"), invoice=invoice
+    hooks.dispatch(
+        hooks.MoneyMoved(
+            organization=org,
+            change_type="offline_payment",
+            amount=Decimal("30.00"),
+            invoice=invoice,
+        )
     )
 
     change = _last_change(org, change_type="offline_payment")
@@ -297,11 +307,8 @@ def test_the_payload_date_is_the_ledger_entry_date(org, customer):
 
 
 def test_the_receivers_and_the_beat_entry_are_configured(settings):
-    assert "reconciliation.services.change_record_from_event" in (
-        settings.ARPILOT_MONEY_EVENT_HANDLERS
-    )
-    assert "reconciliation.services.changes_approve_for_payment" in (
-        settings.ARPILOT_PAYMENT_REVIEWED_HANDLERS
-    )
+    receivers = settings.ARPILOT_HOOK_RECEIVERS
+    assert receivers["MoneyMoved"] == ["reconciliation.receivers.money_moved"]
+    assert receivers["PaymentReviewed"] == ["reconciliation.receivers.payment_reviewed"]
     beat = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "reconciliation.tasks.sync_due" in beat

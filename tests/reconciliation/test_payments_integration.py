@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from arpilot import hooks
 from reconciliation import services
 from reconciliation.models import AccountingChange
 from tests.receivables.factories import make_invoice
@@ -62,7 +63,9 @@ def test_marking_the_payment_reviewed_approves_its_pending_changes(org, invoice)
     payment = _payment(org)
     _apply(org, payment, invoice)
     unrelated = services.change_record_from_event(
-        organization=org, change_type="invoice_changed", amount=Decimal("1.00"), invoice=invoice
+        hooks.MoneyMoved(
+            organization=org, change_type="invoice_changed", amount=Decimal("1.00"), invoice=invoice
+        )
     )
 
     payment_services.payment_mark_reviewed(organization=org, payment_id=payment.pk, reviewed=True)
