@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "payments",
     "reconciliation",
     "webhooks",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from arpilot.models import Membership
+from arpilot.timezones import today_in
 
 SESSION_KEY = "arpilot_organization_id"
 
@@ -129,15 +130,7 @@ def paginate(request, queryset, *, per_page: int = 50):
 
 def organization_today(organization):
     """Today's date in the organization's timezone (UTC if it is not a valid zone)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from django.utils import timezone
-
-    try:
-        tz = ZoneInfo(organization.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    return timezone.now().astimezone(tz).date()
+    return today_in(organization.timezone)
 
 
 def base_template(request) -> str:

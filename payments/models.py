@@ -4,12 +4,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from arpilot.models import OrgQuerySet, OrgScopedModel
-
-ZERO = Decimal("0.00")
-
-
-def money_field(**kwargs) -> models.DecimalField:
-    return models.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+from arpilot.money import ZERO, money_field
 
 
 class PaymentSettings(models.Model):

@@ -5,12 +5,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 
 from arpilot.models import OrgQuerySet, OrgScopedModel
-
-ZERO = Decimal("0.00")
-
-
-def money_field(**kwargs) -> models.DecimalField:
-    return models.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+from arpilot.money import ZERO, money_field
 
 
 class Account(OrgScopedModel):
@@ -202,10 +197,6 @@ class Invoice(OrgScopedModel):
     @property
     def rendered_customer_name(self) -> str:
         return self.customer_name or self.customer.company_name
-
-    @property
-    def rendered_customer_address(self) -> str:
-        return self.customer_address or self.customer.address
 
 
 class InvoiceLine(models.Model):

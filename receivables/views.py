@@ -1,7 +1,6 @@
 """Clerk pages of receivables: the invoice list and detail, a customer's invoices and aging."""
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django.contrib import messages
 from django.db.models import Count, Prefetch, Q, Sum
@@ -10,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from arpilot.errors import ApplicationError
+from arpilot.money import ZERO
 from arpilot.workspace import (
     base_template,
     org_object_or_404,
@@ -21,8 +21,6 @@ from customers.models import Customer
 from receivables import selectors, services
 from receivables.filters import InvoiceFilterSet
 from receivables.models import Invoice, JournalEntry, JournalLine
-
-ZERO = Decimal("0.00")
 
 # (key, label, oldest days past due, newest days past due); None = open-ended.
 AGING_BUCKETS = [

@@ -13,15 +13,12 @@ them back into Decimals for the API, which renders them as JSON numbers.
 
 from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.utils import timezone
-
+from arpilot.money import CENT, ZERO
+from arpilot.timezones import today_in
 from receivables.models import Account, Invoice, InvoiceOfflinePayment, JournalEntry, JournalLine
 from receivables.services import default_account, default_fund
 
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
 MONEY_LINE_KEYS = ("debit", "credit")
 
 PAYLOAD_KEYS_HELP = (
@@ -45,11 +42,7 @@ def _iso(value) -> str | None:
 
 
 def _today(organization) -> str:
-    try:
-        tz = ZoneInfo(organization.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = None
-    return timezone.localdate(timezone=tz).isoformat()
+    return today_in(organization.timezone).isoformat()
 
 
 def _entry_ids_given(extra: dict) -> list[str]:

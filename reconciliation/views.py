@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from arpilot.errors import ApplicationError
+from arpilot.money import ZERO
 from arpilot.workspace import (
     base_template,
     is_htmx,
@@ -27,7 +28,6 @@ from receivables.views import aging_summary
 from reconciliation import services
 from reconciliation.models import AccountingChange
 
-ZERO = Decimal("0.00")
 DSO_DAYS = 90
 Status = AccountingChange.Status
 

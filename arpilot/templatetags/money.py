@@ -13,9 +13,10 @@ from babel.numbers import format_currency, get_currency_precision, get_currency_
 from django import template
 from django.utils.html import format_html
 
+from arpilot.money import CENT
+
 register = template.Library()
 
-CENT = Decimal("0.01")
 MINUS = "\u2212"  # a true minus sign, the width of a digit
 LOCALE = "en_US"  # one locale for now
 DEFAULT_CURRENCY = "USD"
@@ -84,18 +85,6 @@ def money(context, value, currency=None):
 def money_text(context, value, currency=None):
     """The same, as plain text (for attributes and labels)."""
     return format_money(value, _currency(context, currency))
-
-
-@register.filter
-def percent_of(value, total):
-    """Share of ``total`` as a percentage 0 to 100 (for bar widths)."""
-    try:
-        total = Decimal(str(total))
-        if total <= 0:
-            return 0
-        return int((Decimal(str(value)) / total * 100).quantize(Decimal("1")))
-    except (InvalidOperation, ValueError, TypeError):
-        return 0
 
 
 @register.filter

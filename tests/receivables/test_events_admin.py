@@ -14,7 +14,7 @@ from tests.receivables.factories import invoice_payload, make_invoice
 
 @pytest.mark.django_db
 def test_events_are_emitted_with_the_invoice(api, org, customer):
-    with mock.patch("receivables.services.event_emit") as emit:
+    with mock.patch("receivables.services.state.event_emit") as emit:
         created = api.post("/api/v1/invoices", invoice_payload(customer), format="json").json()
         invoice_id = created["data"]["id"]
         api.patch(f"/api/v1/invoices/{invoice_id}", {"external_payment_amount": 100}, format="json")
@@ -33,7 +33,7 @@ def test_events_are_emitted_with_the_invoice(api, org, customer):
 def test_void_emits_voided(org):
     invoice = make_invoice(org)
 
-    with mock.patch("receivables.services.event_emit") as emit:
+    with mock.patch("receivables.services.state.event_emit") as emit:
         services.invoice_void(invoice=invoice)
 
     assert [c.kwargs["event_type"] for c in emit.call_args_list] == ["invoice.voided"]

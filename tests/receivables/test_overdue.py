@@ -27,7 +27,7 @@ def test_task_marks_past_due_open_invoices_overdue_and_is_idempotent(org):
     set_due(partial, today - timedelta(days=3), status="partial")
     set_due(paid, today - timedelta(days=10), status="paid")
 
-    with mock.patch("receivables.services.event_emit") as emit:
+    with mock.patch("receivables.services.overdue.event_emit") as emit:
         assert tasks.invoices_mark_overdue.delay().get() == 2
     assert tasks.invoices_mark_overdue.delay().get() == 0
 

@@ -3,8 +3,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from arpilot import services
-from arpilot.demo import seed_organization
 from arpilot.models import Membership, Organization
+from demo.seed import seed_organization
 
 DEMO_ORG = "Demo Receivables Co"
 CLERK_USERNAME = "clerk"

@@ -7,6 +7,8 @@ from decimal import Decimal
 from django.utils import timezone
 
 from customers import services as customer_services
+from payments import services as payments
+from receivables import services as receivables
 
 COMPANIES = [
     ("Acme Corporation", "Wile Coyote", "ap@acme.example", ["wholesale", "net-30"]),
@@ -73,8 +75,6 @@ AGES = [0, 5, 10, 20, 35, 50, 70, 95, 130]
 
 def seed_invoices(organization, customers, *, small: bool = False) -> list:
     """Open, overdue and part-paid invoices spread over the aging buckets."""
-    from receivables import services as receivables
-
     rng = random.Random(7)
     today = timezone.localdate()
     invoices = []
@@ -102,8 +102,6 @@ def seed_invoices(organization, customers, *, small: bool = False) -> list:
 def seed_payments(organization, invoices, *, small: bool = False) -> list:
     """Bank payments as they arrive: clean remittances, short-pays, combined payments,
     and a few nobody can place; the matching engine then suggests and auto-applies."""
-    from payments import services as payments
-
     rng = random.Random(11)
     today = timezone.localdate()
     created = []
@@ -152,5 +150,5 @@ def seed_organization(organization, *, small: bool = False) -> dict[str, int]:
     """Seed every domain of ARPilot through its services; returns counts by kind."""
     customers = seed_customers(organization, small=small)
     invoices = seed_invoices(organization, customers, small=small)
-    payments = seed_payments(organization, invoices, small=small)
-    return {"customers": len(customers), "invoices": len(invoices), "payments": len(payments)}
+    bank_payments = seed_payments(organization, invoices, small=small)
+    return {"customers": len(customers), "invoices": len(invoices), "payments": len(bank_payments)}

@@ -1,0 +1,82 @@
+"""Receivables' write operations, one module per job (re-exported here, so callers write
+``from receivables import services`` or ``from receivables.services import x``):
+
+- ``ledger``: the chart of accounts, funds, balanced postings and their reversals;
+- ``invoices``: invoices created, changed, voided and deleted;
+- ``invoice_lines``: an invoice's lines and the entries that issue it;
+- ``invoice_money``: money on invoices (payments applied, offline payments, Aplos receive);
+- ``state``: the derived status, the invoice lock and the events every service shares;
+- ``overdue``: the hourly overdue sweep.
+"""
+
+from receivables.services.invoice_lines import LineSpec
+from receivables.services.invoice_money import (
+    invoice_apply_payment,
+    invoice_offline_payment_reverse,
+    invoice_receive,
+    invoice_record_offline_payment,
+    invoice_unapply_payment,
+)
+from receivables.services.invoices import (
+    _next_aplos_id,
+    aplos_contact_for,
+    customer_delete_hook,
+    invoice_create,
+    invoice_delete,
+    invoice_has_moved_money,
+    invoice_update,
+    invoice_void,
+)
+from receivables.services.ledger import (
+    DEFAULT_ACCOUNTS,
+    DEFAULT_FUND_NAME,
+    REVERSAL_KIND,
+    Posting,
+    account_create,
+    account_update,
+    default_account,
+    default_fund,
+    fund_create,
+    fund_update,
+    ledger_post,
+    ledger_reverse,
+    organization_ledger_setup,
+)
+from receivables.services.overdue import OVERDUE_BATCH, invoices_mark_overdue
+from receivables.services.state import Status, customer_today, derive_status, money_moving
+
+__all__ = [
+    "DEFAULT_ACCOUNTS",
+    "DEFAULT_FUND_NAME",
+    "OVERDUE_BATCH",
+    "REVERSAL_KIND",
+    "LineSpec",
+    "Posting",
+    "Status",
+    "_next_aplos_id",
+    "account_create",
+    "account_update",
+    "aplos_contact_for",
+    "customer_delete_hook",
+    "customer_today",
+    "default_account",
+    "default_fund",
+    "derive_status",
+    "fund_create",
+    "fund_update",
+    "invoice_apply_payment",
+    "invoice_create",
+    "invoice_delete",
+    "invoice_has_moved_money",
+    "invoice_offline_payment_reverse",
+    "invoice_receive",
+    "invoice_record_offline_payment",
+    "invoice_unapply_payment",
+    "invoice_update",
+    "invoice_void",
+    "invoices_mark_overdue",
+    "ledger_post",
+    "ledger_reverse",
+    "money_moving",
+    "organization_ledger_setup",
+]

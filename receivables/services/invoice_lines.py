@@ -1,0 +1,127 @@
+"""An invoice's lines and the ledger entries that issue it (posted, and reversed)."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.utils import timezone
+
+from arpilot.errors import ValidationFailed
+from arpilot.money import ZERO
+from receivables.models import Account, Fund, Invoice, InvoiceLine, JournalEntry
+from receivables.services.ledger import Posting, ledger_post, ledger_reverse
+
+
+@dataclass
+class LineSpec:
+    """A line as the caller asks for it (accounts and funds already resolved)."""
+
+    amount: Decimal
+    account: Account
+    fund: Fund
+    note: str = ""
+    id: int | None = None
+
+
+def _lines_total(lines: list[LineSpec]) -> Decimal:
+    return sum((line.amount for line in lines), ZERO)
+
+
+def _validate_lines(lines: list[LineSpec], ar_account: Account, field_name: str) -> None:
+    if not lines:
+        raise ValidationFailed(
+            "An invoice needs at least one line.", fields={field_name: ["At least one line."]}
+        )
+    for index, line in enumerate(lines):
+        if line.amount <= 0:
+            raise ValidationFailed(
+                "Line amounts must be greater than zero.",
+                fields={f"{field_name}.{index}.amount": ["Must be greater than zero."]},
+            )
+        if line.account.pk == ar_account.pk:
+            raise ValidationFailed(
+                "A line cannot post to the invoice's receivable account.",
+                fields={f"{field_name}.{index}.account": ["This is the receivable account."]},
+            )
+
+
+def _validate_ar_account(account: Account, field_name: str = "ar_account") -> None:
+    if account.type != Account.Type.ASSET:
+        raise ValidationFailed(
+            f"Account {account.account_number} is not an asset account.",
+            fields={field_name: ["The receivable account must be an asset account."]},
+        )
+
+
+def _issue_postings(invoice: Invoice, lines: list[InvoiceLine]) -> list[Posting]:
+    receivable: dict[int, Decimal] = defaultdict(Decimal)
+    funds: dict[int, Fund] = {}
+    postings = []
+    for line in lines:
+        receivable[line.fund.pk] += line.amount
+        funds[line.fund.pk] = line.fund
+        postings.append(Posting(account=line.account, fund=line.fund, credit=line.amount))
+    debits = [
+        Posting(account=invoice.ar_account, fund=funds[fund_id], debit=amount)
+        for fund_id, amount in receivable.items()
+    ]
+    return debits + postings
+
+
+def _post_issue(invoice: Invoice, lines: list[InvoiceLine], entry_date: date) -> JournalEntry:
+    return ledger_post(
+        organization=invoice.organization_id,
+        date=entry_date,
+        kind=JournalEntry.Kind.ISSUE,
+        lines=_issue_postings(invoice, lines),
+        memo=f"Invoice {invoice.invoice_number} issued",
+        source="invoice",
+        invoice=invoice,
+    )
+
+
+def _active_issue_entry(invoice: Invoice) -> JournalEntry | None:
+    return (
+        JournalEntry.objects.filter(
+            invoice=invoice, kind=JournalEntry.Kind.ISSUE, reversed_by__isnull=True
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _reverse_issue(invoice: Invoice, memo: str) -> JournalEntry | None:
+    entry = _active_issue_entry(invoice)
+    if entry is None:
+        return None
+    return ledger_reverse(entry=entry, date=timezone.localdate(), memo=memo, source="invoice")
+
+
+def _save_lines(invoice: Invoice, specs: list[LineSpec]) -> list[InvoiceLine]:
+    """Replace the invoice's lines with ``specs``, reusing existing rows (and their ids)."""
+    existing = list(invoice.lines.order_by("position", "id"))
+    by_id = {line.id: line for line in existing}
+    claimed = {spec.id for spec in specs if spec.id is not None}
+    unknown = claimed - by_id.keys()
+    if unknown:
+        raise ValidationFailed(
+            f"Line {sorted(unknown)[0]} is not a line of this invoice.",
+            fields={"lines": [f"Unknown line id {sorted(unknown)[0]}."]},
+        )
+    spare = [line for line in existing if line.id not in claimed]
+    saved = []
+    for position, spec in enumerate(specs):
+        line = by_id[spec.id] if spec.id is not None else (spare.pop(0) if spare else None)
+        if line is None:
+            line = InvoiceLine(organization_id=invoice.organization_id, invoice=invoice)
+        line.position = position
+        line.amount = spec.amount
+        line.note = spec.note
+        line.account = spec.account
+        line.fund = spec.fund
+        line.save()
+        saved.append(line)
+    if spare:
+        InvoiceLine.objects.filter(pk__in=[line.pk for line in spare]).delete()
+    return saved

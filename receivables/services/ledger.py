@@ -1,0 +1,283 @@
+"""The chart of accounts, funds and the double-entry AR ledger.
+
+Every money event posts one balanced journal entry (and balanced per fund):
+
+* issue          Dr receivable account (per fund of the lines) / Cr each line's account
+* payment        Dr cash / Cr receivable, split across funds in proportion to what each
+                 fund still has open on the invoice
+* *_reversal     the mirror image of the entry it reverses (``reverses``)
+
+Entries are never changed or deleted: a correction posts a reversal.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+
+from arpilot.db import conflict, unique_or_conflict
+from arpilot.errors import Conflict, ValidationFailed
+from arpilot.money import CENT, ZERO
+from receivables.models import (
+    Account,
+    Fund,
+    Invoice,
+    JournalEntry,
+    JournalLine,
+    ReceivablesCounter,
+)
+
+DEFAULT_ACCOUNTS = (
+    (1000, "Cash", Account.Type.ASSET, Account.Role.CASH),
+    (1100, "Accounts Receivable", Account.Type.ASSET, Account.Role.RECEIVABLE),
+    (4000, "Revenue", Account.Type.INCOME, Account.Role.REVENUE),
+)
+
+
+DEFAULT_FUND_NAME = "General Fund"
+
+
+@transaction.atomic
+def organization_ledger_setup(*, organization) -> None:
+    """Seed a new organization's chart of accounts, its General Fund and id counter."""
+    for number, name, type_, role in DEFAULT_ACCOUNTS:
+        Account.objects.get_or_create(
+            organization=organization,
+            account_number=number,
+            defaults={"name": name, "type": type_, "role": role},
+        )
+    if not Fund.objects.for_org(organization).filter(is_default=True).exists():
+        Fund.objects.create(organization=organization, name=DEFAULT_FUND_NAME, is_default=True)
+    ReceivablesCounter.objects.get_or_create(organization=organization)
+
+
+def default_account(organization, role: str) -> Account:
+    """The organization's account for ``role``; seeded on demand for older organizations."""
+    account = Account.objects.for_org(organization).filter(role=role).first()
+    if account is None:
+        organization_ledger_setup(organization=organization)
+        account = Account.objects.for_org(organization).get(role=role)
+    return account
+
+
+def default_fund(organization) -> Fund:
+    fund = Fund.objects.for_org(organization).filter(is_default=True).first()
+    if fund is None:
+        organization_ledger_setup(organization=organization)
+        fund = Fund.objects.for_org(organization).get(is_default=True)
+    return fund
+
+
+def _account_number_holder(organization, number: int, exclude_pk=None):
+    qs = Account.objects.for_org(organization).filter(account_number=number)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.values_list("pk", flat=True).first()
+
+
+def _account_number_conflict(organization, number: int, exclude_pk=None):
+    """The 409 for a taken account number (``existing_id`` names the holder), or None."""
+    existing = _account_number_holder(organization, number, exclude_pk)
+    if existing is None:
+        return None
+    return conflict(
+        f"Account number {number} already exists.",
+        field="account_number",
+        existing_id=existing,
+        detail="An account with this number already exists.",
+    )
+
+
+@transaction.atomic
+def account_create(*, organization, account_number: int, name: str, type: str) -> Account:
+    clash = _account_number_conflict(organization, account_number)
+    if clash is not None:
+        raise clash
+    with unique_or_conflict(
+        lambda: _account_number_holder(organization, account_number),
+        f"Account number {account_number} already exists.",
+        field="account_number",
+        detail="An account with this number already exists.",
+    ):
+        return Account.objects.create(
+            organization=organization, account_number=account_number, name=name, type=type
+        )
+
+
+@transaction.atomic
+def account_update(*, account: Account, **changes) -> Account:
+    number = changes.get("account_number")
+    if number is not None and number != account.account_number:
+        clash = _account_number_conflict(account.organization_id, number, exclude_pk=account.pk)
+        if clash is not None:
+            raise clash
+    new_type = changes.get("type")
+    if new_type and new_type != account.type and account.role is not None:
+        raise ValidationFailed(
+            f"The type of the default {account.get_role_display().lower()} account is fixed.",
+            fields={"type": ["Cannot change the type of a default account."]},
+        )
+    for name, value in changes.items():
+        setattr(account, name, value)
+    with unique_or_conflict(
+        lambda: _account_number_holder(
+            account.organization_id, account.account_number, exclude_pk=account.pk
+        ),
+        f"Account number {account.account_number} already exists.",
+        field="account_number",
+        detail="An account with this number already exists.",
+    ):
+        account.save()
+    return account
+
+
+def _fund_name_holder(organization, name: str, exclude_pk=None):
+    """The id of the fund named ``name`` (case-insensitively), or None."""
+    qs = Fund.objects.for_org(organization).filter(name__iexact=name)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.values_list("pk", flat=True).first()
+
+
+def _fund_name_guard(organization, name: str, exclude_pk=None):
+    """Check first (a friendly 409), then the write inside: the Lower(name) constraint turns a
+    concurrent duplicate into the same 409."""
+    message = f"A fund named {name!r} already exists."
+    detail = "A fund with this name already exists."
+    existing = _fund_name_holder(organization, name, exclude_pk)
+    if existing is not None:
+        raise conflict(message, field="name", existing_id=existing, detail=detail)
+    return unique_or_conflict(
+        lambda: _fund_name_holder(organization, name, exclude_pk),
+        message,
+        field="name",
+        detail=detail,
+    )
+
+
+@transaction.atomic
+def fund_create(*, organization, name: str) -> Fund:
+    with _fund_name_guard(organization, name):
+        return Fund.objects.create(organization=organization, name=name)
+
+
+@transaction.atomic
+def fund_update(*, fund: Fund, name: str | None = None) -> Fund:
+    if name is not None and name != fund.name:
+        with _fund_name_guard(fund.organization_id, name, exclude_pk=fund.pk):
+            fund.name = name
+            fund.save(update_fields=["name", "updated_at"])
+    return fund
+
+
+@dataclass(frozen=True)
+class Posting:
+    account: Account
+    fund: Fund
+    debit: Decimal = ZERO
+    credit: Decimal = ZERO
+
+
+@transaction.atomic
+def ledger_post(
+    *,
+    organization,
+    date: date,
+    kind: str,
+    lines: list[Posting],
+    memo: str = "",
+    source: str = "",
+    invoice: Invoice | None = None,
+    reverses: JournalEntry | None = None,
+) -> JournalEntry:
+    """Write one journal entry; it must balance in total and within every fund."""
+    org_id = getattr(organization, "pk", organization)
+    if len(lines) < 2:
+        raise ValueError("A journal entry needs at least two lines.")
+    per_fund: dict[int, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        debit, credit = line.debit, line.credit
+        if debit.quantize(CENT) != debit or credit.quantize(CENT) != credit:
+            raise ValueError("Ledger amounts have two decimal places.")
+        if not ((debit > 0 and credit == 0) or (credit > 0 and debit == 0)):
+            raise ValueError("Each ledger line is a positive debit or a positive credit.")
+        if line.account.organization_id != org_id or line.fund.organization_id != org_id:
+            raise ValueError("Ledger lines must use the entry's organization's accounts.")
+        per_fund[line.fund.pk] += debit - credit
+    unbalanced = {fund: amount for fund, amount in per_fund.items() if amount != 0}
+    if unbalanced:
+        raise ValueError(f"Journal entry does not balance per fund: {unbalanced}")
+    entry = JournalEntry.objects.create(
+        organization_id=org_id,
+        date=date,
+        kind=kind,
+        memo=memo[:500],
+        source=source,
+        invoice=invoice,
+        reverses=reverses,
+    )
+    JournalLine.objects.bulk_create(
+        JournalLine(
+            organization_id=org_id,
+            entry=entry,
+            account=line.account,
+            fund=line.fund,
+            debit=line.debit,
+            credit=line.credit,
+        )
+        for line in lines
+    )
+    return entry
+
+
+REVERSAL_KIND = {
+    JournalEntry.Kind.ISSUE: JournalEntry.Kind.ISSUE_REVERSAL,
+    JournalEntry.Kind.PAYMENT: JournalEntry.Kind.PAYMENT_REVERSAL,
+}
+
+
+@transaction.atomic
+def ledger_reverse(
+    *, entry: JournalEntry, date: date, memo: str = "", source: str = ""
+) -> JournalEntry:
+    """Post the mirror image of ``entry`` (each entry is reversed at most once)."""
+    if entry.kind not in REVERSAL_KIND:
+        raise ValueError(f"A {entry.kind} entry cannot be reversed.")
+    if JournalEntry.objects.filter(reverses=entry).exists():
+        raise Conflict("This ledger entry has already been reversed.")
+    lines = [
+        Posting(account=line.account, fund=line.fund, debit=line.credit, credit=line.debit)
+        for line in entry.lines.select_related("account", "fund")
+    ]
+    return ledger_post(
+        organization=entry.organization_id,
+        date=date,
+        kind=REVERSAL_KIND[entry.kind],
+        lines=lines,
+        memo=memo or f"Reversal of: {entry.memo}",
+        source=source,
+        invoice=entry.invoice,
+        reverses=entry,
+    )
+
+
+def _allocate(amount: Decimal, weights: dict) -> dict:
+    """Split ``amount`` in proportion to positive ``weights`` to the cent (largest remainder)."""
+    positive = {key: weight for key, weight in weights.items() if weight > 0}
+    total = sum(positive.values(), ZERO)
+    if total <= 0:
+        raise ValueError("Nothing to allocate against.")
+    cents = int(amount / CENT)
+    shares = {}
+    remainders = []
+    for key, weight in positive.items():
+        exact = Decimal(cents) * weight / total
+        whole = int(exact)
+        shares[key] = whole
+        remainders.append((exact - whole, str(key), key))
+    left = cents - sum(shares.values())
+    for _, _, key in sorted(remainders, reverse=True)[:left]:
+        shares[key] += 1
+    return {key: Decimal(share) * CENT for key, share in shares.items() if share}
