@@ -25,6 +25,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 worker: $(STAMP)
 	$(BIN)/celery -A arpilot worker --loglevel=INFO
