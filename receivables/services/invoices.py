@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -43,8 +43,20 @@ from receivables.services.state import (
     derive_status,
 )
 
+APLOS_ID_SEQUENCE = "receivables_invoice_aplos_id_seq"
+
 
 def _next_aplos_id(organization) -> int:
+    """A new Aplos-face id for an invoice, unique within the organization (gaps allowed).
+
+    PostgreSQL: from one sequence, so concurrent invoice creates of an organization never
+    wait on each other (a counter row would stay locked until each creating transaction
+    commits). SQLite serializes writers anyway: the organization's counter row.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(%s)", [APLOS_ID_SEQUENCE])
+            return cursor.fetchone()[0]
     org_id = getattr(organization, "pk", organization)
     updated = ReceivablesCounter.objects.filter(pk=org_id).update(
         last_invoice_aplos_id=F("last_invoice_aplos_id") + 1
