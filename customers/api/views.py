@@ -15,6 +15,31 @@ from customers.filters import ContactFilter, CustomerFilter
 
 
 class CustomerViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
+    schema_docs = {
+        "list": (
+            "List customers",
+            "Customers of your organization with their contacts and tags, paginated.",
+        ),
+        "create": (
+            "Create a customer",
+            "A customer with at least one contact (a name and an email or a phone). Tags "
+            "are given by name and created when new. A `customer_id` already used by another "
+            "customer is a 409 naming it in `error.existing_id`.",
+        ),
+        "retrieve": ("Get a customer", "One customer by id, with its contacts and tags."),
+        "update": (
+            "Update a customer",
+            "Same as PATCH: only the fields sent change. `tags` replaces all tags; "
+            "`contacts` updates contacts by `id` and adds those without one.",
+        ),
+        "partial_update": (
+            "Update a customer",
+            "Only the fields sent change. `tags` replaces all tags; `contacts` updates "
+            "contacts by `id` and adds those without one; `delete_contact_ids` removes "
+            "contacts.",
+        ),
+        "destroy": ("Delete a customer", "Delete a customer and its contacts."),
+    }
     serializer_class = s.CustomerSerializer
     input_serializers = {
         "create": s.CustomerCreateInput,
@@ -64,6 +89,18 @@ class CustomerViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
 
 
 class ContactViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
+    schema_docs = {
+        "list": ("List contacts", "Contacts of all your customers, paginated."),
+        "create": (
+            "Create a contact",
+            "Add a contact to a customer; `is_primary: true` makes it the customer's primary "
+            "contact.",
+        ),
+        "retrieve": ("Get a contact", "One contact by id."),
+        "update": ("Update a contact", "Same as PATCH: only the fields sent change."),
+        "partial_update": ("Update a contact", "Only the fields sent change."),
+        "destroy": ("Delete a contact", "Delete one contact of a customer."),
+    }
     serializer_class = s.ContactSerializer
     input_serializers = {
         "create": s.ContactCreateInput,
@@ -102,6 +139,20 @@ class ContactViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
 
 
 class TagViewSet(RetrieveModelMixin, DestroyModelMixin, OrgScopedViewSet):
+    schema_docs = {
+        "list": ("List tags", "All tags of your organization with their customer counts."),
+        "create": ("Create a tag", "A tag with a name, unique in your organization, and a color."),
+        "retrieve": ("Get a tag", "One tag by id, with the ids of its customers."),
+        "update": ("Update a tag", "Same as PATCH: only the fields sent change."),
+        "partial_update": ("Update a tag", "Rename or recolor a tag."),
+        "destroy": ("Delete a tag", "Delete a tag; its customers lose it."),
+        "assign": ("Assign tag to customers", "Add this tag to the given customers."),
+        "unassign": ("Remove tag from customers", "Take this tag off the given customers."),
+        "bulk": (
+            "Bulk update tags",
+            "Add and remove tags on many customers at once.",
+        ),
+    }
     serializer_class = s.TagSerializer
     input_serializers = {
         "create": s.TagCreateInput,

@@ -163,33 +163,28 @@ class PaymentCreateSerializer(serializers.Serializer):
     )
     payment_date = serializers.DateField(help_text="Date of payment")
     payment_method = serializers.CharField(
-        max_length=100, required=False, allow_blank=True, default="", help_text="Payment method"
+        max_length=100, required=False, allow_blank=True, help_text="Payment method"
     )
     payer_name = serializers.CharField(
-        max_length=255, required=False, allow_blank=True, default="", help_text="Name of the payer"
+        max_length=255, required=False, allow_blank=True, help_text="Name of the payer"
     )
     payer_reference = serializers.CharField(
         max_length=1000,
         required=False,
         allow_blank=True,
-        default="",
         help_text="External reference (remittance text)",
     )
     external_payment_id = serializers.CharField(
         max_length=255,
         required=False,
         allow_blank=True,
-        default="",
         help_text="External payment ID, unique per organization (409 with `existing_id`)",
     )
-    notes = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Internal notes"
-    )
+    notes = serializers.CharField(required=False, allow_blank=True, help_text="Internal notes")
     currency = serializers.RegexField(
         r"^[A-Za-z]{3}$",
         required=False,
         allow_blank=True,
-        default="",
         help_text="ISO 4217 code (default: the organization's currency)",
     )
 
@@ -227,8 +222,7 @@ class PaymentUpdateSerializer(serializers.Serializer):
     )
     write_off_short_payment = serializers.BooleanField(
         required=False,
-        default=False,
-        help_text="Extension: write off what the payment's invoices still owe, when that is "
+        help_text="Extension (false when left out): write off what the payment's invoices still owe, when that is "
         "within the organization's write-off tolerance (default 1.00).",
     )
     payer_name = serializers.CharField(max_length=255, required=False, allow_blank=True)

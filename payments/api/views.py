@@ -16,6 +16,24 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
     open invoice, whose amount equals that invoice's open balance and whose payer is that
     invoice's customer is applied automatically (``auto_applied: true``, ``reviewed: false``)."""
 
+    schema_docs = {
+        "list": ("List payments", ""),
+        "create": (
+            "Record a payment",
+            "Record one received payment; only `amount` and `payment_date` are required. It "
+            "is matched against open invoices at once (see the list). A repeated "
+            "`external_payment_id` is a 409 naming the payment in `error.existing_id`.",
+        ),
+        "retrieve": ("Get a payment", ""),
+        "update": ("Apply or update a payment", "Same as PATCH."),
+        "partial_update": (
+            "Apply or update a payment",
+            "Apply the payment to an invoice (`invoice_id`) or spread it (`allocations`), "
+            "unapply it, mark it reviewed, or change its payer details and notes. Only the "
+            "fields sent change.",
+        ),
+    }
+
     serializer_class = s.PaymentSerializer
     input_serializers = {
         "create": s.PaymentCreateSerializer,
@@ -99,6 +117,8 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
 
 class PaymentImportViewSet(RetrieveModelMixin, OrgScopedViewSet):
     """Bank-file imports: status, progress and outcome."""
+
+    schema_docs = {"retrieve": ("Get a bank-file import", "")}
 
     serializer_class = s.PaymentImportSerializer
     http_method_names = ["get", "head", "options"]

@@ -115,7 +115,9 @@ class InvoiceLineInputSerializer(serializers.Serializer):
         required=False, help_text="On update: the line to change (omit to add or reuse)"
     )
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Empty when left out"
+    )
     account_id = serializers.UUIDField(required=False, help_text="GL account (or account_number)")
     account_number = serializers.IntegerField(
         required=False, min_value=0, max_value=2147483647, help_text="GL account number"

@@ -28,6 +28,14 @@ class InvoiceViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
     without lines an invoice gets one line to the default revenue account and fund.
     """
 
+    schema_docs = {
+        "list": ("List invoices", ""),
+        "create": ("Create an invoice", ""),
+        "retrieve": ("Get an invoice", ""),
+        "update": ("Update an invoice", ""),
+        "partial_update": ("Update an invoice", ""),
+    }
+
     serializer_class = s.InvoiceSerializer
     input_serializers = {
         "create": s.InvoiceCreateSerializer,
@@ -127,6 +135,13 @@ def _api_actor(request) -> str:
 class AccountViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
     """The chart of accounts (1000 Cash, 1100 Accounts Receivable and 4000 Revenue are seeded)."""
 
+    schema_docs = {
+        "list": ("List GL accounts", ""),
+        "create": ("Create a GL account", ""),
+        "retrieve": ("Get a GL account", ""),
+        "partial_update": ("Update a GL account", "Only the fields sent change."),
+    }
+
     serializer_class = s.AccountSerializer
     input_serializers = {
         "create": s.AccountCreateSerializer,
@@ -148,6 +163,13 @@ class AccountViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
 
 class FundViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
     """Funds (integer ids, as on the Aplos face); "General Fund" is seeded and the default."""
+
+    schema_docs = {
+        "list": ("List funds", ""),
+        "create": ("Create a fund", ""),
+        "retrieve": ("Get a fund", ""),
+        "partial_update": ("Update a fund", "Only the fields sent change."),
+    }
 
     serializer_class = s.FundSerializer
     input_serializers = {"create": s.FundCreateSerializer, "partial_update": s.FundUpdateSerializer}

@@ -54,7 +54,9 @@ class AplosContactInput(serializers.Serializer):
 class AplosLineInput(serializers.Serializer):
     id = serializers.IntegerField(required=False, help_text="On put: the line to keep", **BIGINT)
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Empty when left out"
+    )
     account = AplosAccountRefInput(required=False, help_text="GL account (default 4000 revenue)")
     fund = AplosFundRefInput(required=False, help_text="Fund (default General Fund)")
 
@@ -147,11 +149,18 @@ class AplosListMetaOut(AplosMetaOut):
 
 
 class AplosLinksOut(serializers.Serializer):
-    self = serializers.CharField()
+    self = serializers.CharField(
+        help_text="Path of this resource as this API serves it, relative to the server "
+        "(`/hermes/api/v1/receivables/{id}`, or the list path with its query)"
+    )
 
 
 class AplosListLinksOut(AplosLinksOut):
-    next = serializers.CharField(required=False, help_text="Present when there is a next page")
+    next = serializers.CharField(
+        required=False,
+        help_text="Path of the next page (`/hermes/api/v1/receivables?…`), served by this API; "
+        "present when there is a next page",
+    )
 
 
 class AplosListDataOut(serializers.Serializer):

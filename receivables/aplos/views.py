@@ -177,6 +177,9 @@ def envelope(*, message=None, meta=None, links=None, data=None) -> dict:
     create=extend_schema(
         operation_id="aplos_receivables_create",
         summary="Post a receivable",
+        description="Create a receivable (an ARPilot invoice) for a contact found by `id`, or "
+        "by `companyname` case-insensitively (created when new); `amount` is the sum of the "
+        "`lines`. The reply's `links.self` is the receivable's path on this API.",
         parameters=[ACCOUNT_HEADER],
         request=s.AplosReceivableInput,
         responses={200: s.AplosDetailResponse},
@@ -195,6 +198,7 @@ def envelope(*, message=None, meta=None, links=None, data=None) -> dict:
     destroy=extend_schema(
         operation_id="aplos_receivables_destroy",
         summary="Delete a receivable (409 once it has received money)",
+        description="Delete a receivable that has received no money; one that has is a 409.",
         parameters=[ACCOUNT_HEADER],
         responses={200: s.AplosDeleteResponse},
     ),
@@ -310,6 +314,7 @@ class AplosReceivableViewSet(OrgScopedViewSet):
     @extend_schema(
         operation_id="aplos_receivables_receive",
         summary="Receive a receivable's whole open balance",
+        description="Record the whole open balance as received (an offline payment).",
         parameters=[ACCOUNT_HEADER],
         request=s.AplosReceiveInput,
         responses={200: s.AplosDetailResponse},

@@ -20,6 +20,22 @@ from webhooks.filters import DeliveryFilter
 class WebhookEndpointViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
     """Webhook endpoints of the caller's organization, their deliveries and secrets."""
 
+    schema_docs = {
+        "list": ("List webhook endpoints", ""),
+        "create": (
+            "Create a webhook endpoint",
+            "The reply carries the signing secret, shown this once.",
+        ),
+        "retrieve": ("Get a webhook endpoint", ""),
+        "update": ("Update a webhook endpoint", ""),
+        "partial_update": ("Update a webhook endpoint", "Only the fields sent change."),
+        "destroy": ("Delete a webhook endpoint", "Stop sending events to this endpoint."),
+        "test": ("Send a test event", ""),
+        "rotate_secret": ("Rotate the signing secret", ""),
+        "deliveries": ("List deliveries", ""),
+        "redeliver": ("Redeliver", ""),
+    }
+
     serializer_class = s.EndpointSerializer
     input_serializers = {
         "create": s.EndpointCreateInput,
