@@ -45,6 +45,18 @@ class OrgScopedModel(models.Model):
         abstract = True
 
 
+class SigningSecretFields(models.Model):
+    """The secrets a model's outbound POSTs are signed with (``arpilot.outbound.signing``):
+    the current one and, until ``previous_secret_expires_at``, the one it replaced."""
+
+    secret = models.CharField(max_length=100, editable=False)
+    previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
 class Organization(models.Model):
     name = models.CharField(max_length=200, unique=True)
     currency = models.CharField(max_length=3, default="USD")

@@ -303,7 +303,8 @@ def main() -> None:
     from django.core.management import call_command
 
     from arpilot import services as arpilot_services
-    from webhooks import services, transport
+    from arpilot.outbound import signing as transport
+    from webhooks import services
 
     call_command("migrate", verbosity=0)
     receiver = Receiver()

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from payments import services
+from payments.models import Payment
 
 
 @shared_task(name="payments.tasks.payment_import")
@@ -14,8 +15,6 @@ def payments_match_task(
     organization_id: int, payment_ids: list | None = None, import_id: str | None = None
 ) -> int:
     """Match the organization's unmatched payments (those of one import, or the given ids)."""
-    from payments.models import Payment
-
     if import_id is not None:
         payment_ids = list(
             Payment.objects.for_org(organization_id)

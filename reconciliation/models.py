@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from arpilot.models import OrgScopedModel
+from arpilot.models import OrgScopedModel, SigningSecretFields
 
 
 def money_field(**kwargs) -> models.DecimalField:
@@ -146,15 +146,12 @@ class AccountingChange(OrgScopedModel):
         return f"#{self.sequence} {self.change_type} {self.amount} ({self.status})"
 
 
-class SyncTarget(OrgScopedModel):
+class SyncTarget(OrgScopedModel, SigningSecretFields):
     """The organization's accounting push target: approved changes are POSTed there, signed
     like webhooks. Without one, integrations pull changes through the API."""
 
     url = models.URLField(max_length=2000)
     enabled = models.BooleanField(default=True)
-    secret = models.CharField(max_length=100, editable=False)
-    previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     # One sync run per organization at a time (keeps batches in sequence order).
     locked_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.UUIDField(null=True, blank=True, editable=False)

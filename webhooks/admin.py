@@ -2,7 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 
 from arpilot.admin import OrganizationAdminOnly
-from webhooks import services, ssrf
+from arpilot.outbound import ssrf
+from webhooks import services
 from webhooks.events import ALL_EVENTS, EVENT_TYPES
 from webhooks.models import (
     WebhookDelivery,

@@ -4,16 +4,6 @@ UPDATE) their endpoint."""
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
-def delivery_claimable(delivery_id, *, now, due_before):
-    """The delivery if due and not held by another worker; workers skip rows others lock."""
-    return (
-        WebhookDelivery.objects.due(now, due_before=due_before)
-        .filter(pk=delivery_id)
-        .select_related("endpoint", "event")
-        .select_for_update(skip_locked=True, of=("self",))
-    )
-
-
 def endpoint_deliveries_claimable(endpoint_id, *, now, due_before, limit: int):
     """The endpoint's first ``limit`` due deliveries no other worker holds, oldest due first,
     with what sending needs (their event's payload) and little else."""

@@ -4,19 +4,16 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from arpilot.models import OrgQuerySet, OrgScopedModel
+from arpilot.models import OrgQuerySet, OrgScopedModel, SigningSecretFields
 
 
-class WebhookEndpoint(OrgScopedModel):
+class WebhookEndpoint(OrgScopedModel, SigningSecretFields):
     """A URL of the organization's that receives the events it subscribes to, signed."""
 
     url = models.URLField(max_length=2000)
     description = models.CharField(max_length=500, blank=True, default="")
     events = models.JSONField(default=list, help_text='Event types, or ["*"] for all')
     is_active = models.BooleanField(default=True)
-    secret = models.CharField(max_length=100, editable=False)
-    previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     # Set at the first failed attempt after a success; cleared by the next success.
     failing_since = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)

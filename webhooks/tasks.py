@@ -9,13 +9,6 @@ def send_due_task(endpoint_id: str, flagged: bool = False) -> None:
     services.endpoint_drain(endpoint_id=endpoint_id, flagged=flagged)
 
 
-@shared_task(name="webhooks.tasks.deliver")
-def deliver_task(delivery_id: str) -> None:
-    """One delivery, if still due. No longer queued; kept for messages queued before the
-    batched sends."""
-    services.delivery_attempt(delivery_id=delivery_id)
-
-
 @shared_task(name="webhooks.tasks.requeue_due")
 def requeue_due_task() -> int:
     """Beat, every minute: queue again deliveries whose task was lost."""

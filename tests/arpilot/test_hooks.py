@@ -23,7 +23,7 @@ def test_dispatch_calls_the_configured_receivers_and_returns_what_they_recorded(
     event = hooks.MoneyMoved(organization=1, change_type="write_off", amount=Decimal("1.00"))
 
     assert hooks.dispatch(event) == ["recorded", "recorded"]
-    assert RECEIVED == [event, event]
+    assert [event, event] == RECEIVED
     assert hooks.dispatch(hooks.PaymentReviewed(organization=1, payment=None)) == []
 
 

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from payments import services
 from payments.models import Payment, PaymentImport
+from payments.services import imports
 from tests.payments.factories import make_invoice
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -313,7 +314,7 @@ def test_a_concurrent_import_winning_the_race_is_not_a_crash(api, org, monkeypat
     ).delete()
     if connection.vendor == "postgresql":
         # pretend the lookup saw nothing: the COPY meets the two stored rows and falls back
-        monkeypatch.setattr(services, "_new_rows", lambda organization_id, rows: rows)
+        monkeypatch.setattr(imports, "_new_rows", lambda organization_id, rows: rows)
 
     second = outcome(api, upload(api, "jpmorgan_bai2.bai"))
 
@@ -330,14 +331,14 @@ def test_a_csv_is_stored_batch_by_batch_while_it_is_read(api, org, monkeypatch):
     """Batches of 3: identical credits without a bank id in different batches are numbered
     across the file (both kept), currencies and debits land as read in one go, and a
     re-import still finds every credit."""
-    monkeypatch.setattr(services, "IMPORT_BATCH", 3)
+    monkeypatch.setattr(imports, "IMPORT_BATCH", 3)
     same = "2024-10-01,ACME CORP INV-1,100.00,"
     lines = [same, "2024-10-02,GLOBEX,-5.00,", "2024-10-02,INITECH,20.00,EUR"]
     lines += [f"2024-10-03,PAYER {n},{10 + n}.00," for n in range(5)] + [same]
     stored = []
-    insert = services._insert_new_payments
+    insert = imports._insert_new_payments
     monkeypatch.setattr(
-        services,
+        imports,
         "_insert_new_payments",
         lambda shared, rows: stored.append(len(rows)) or insert(shared, rows),
     )
@@ -381,7 +382,7 @@ def test_batches_are_stored_while_the_parse_is_still_going(api, org, monkeypatch
 
     from payments import importers
 
-    monkeypatch.setattr(services, "IMPORT_BATCH", 2)
+    monkeypatch.setattr(imports, "IMPORT_BATCH", 2)
     real_parse = importers.parse
     first_batch_stored = threading.Event()
     stored_while_parsing = []
@@ -397,14 +398,14 @@ def test_batches_are_stored_while_the_parse_is_still_going(api, org, monkeypatch
         into.debits_skipped = result.debits_skipped
         return into
 
-    insert = services._insert_new_payments
+    insert = imports._insert_new_payments
 
     def insert_and_tell(shared, rows):
         insert(shared, rows)
         first_batch_stored.set()
 
     monkeypatch.setattr(importers, "parse", slow_parse)
-    monkeypatch.setattr(services, "_insert_new_payments", insert_and_tell)
+    monkeypatch.setattr(imports, "_insert_new_payments", insert_and_tell)
 
     result = outcome(api, upload(api, "chase_checking_date_description_amount.csv"))
 

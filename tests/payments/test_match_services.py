@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from payments import services
 from payments.models import MatchSuggestion, PayerCustomerHistory, Payment
+from payments.services import matching
 from tests.factories import ContactFactory, CustomerFactory
 from tests.payments.factories import make_invoice, make_payment
 
@@ -60,7 +61,7 @@ def test_rerunning_replaces_suggestions(org, customer, manual):
 def test_chunks_ranked_in_workers_are_stored_batch_by_batch(org, customer, monkeypatch, workers):
     """Rows built where they were ranked (forked workers with 2), stored 5 payments per
     transaction, auto-apply decided there too: the same outcome as one by one."""
-    monkeypatch.setattr(services, "MATCH_CHUNK", 2)
+    monkeypatch.setattr(matching, "MATCH_CHUNK", 2)
     invoices = [
         make_invoice(
             org, customer=customer, amount=f"{100 + n}.00", invoice_number=f"INV-{1001 + n}"
@@ -312,7 +313,7 @@ def test_suggestions_round_trip_any_text(org):
     invoice_id = str(uuid.uuid4())
     tricky = ['quote " and backslash \\ tab \t newline \n', "naïve café ✓", "\\N"]
 
-    services._suggestions_store(
+    matching._suggestions_store(
         org.pk,
         [payment.pk],
         [

@@ -11,6 +11,7 @@ from standardwebhooks import Webhook
 
 from reconciliation import services, tasks
 from reconciliation.models import AccountingChange, SyncTarget
+from reconciliation.services import sync
 from tests.reconciliation.factories import make_change, make_due
 from tests.threads import run_threads
 from tests.webhooks.receiver import Reply
@@ -73,7 +74,7 @@ def test_sync_posts_signed_batches_in_sequence_order_and_marks_them_synced(
 
 @pytest.mark.django_db
 def test_sync_sends_in_batches(org, invoice, target, receiver, monkeypatch):
-    monkeypatch.setattr(services, "SYNC_BATCH", 2)
+    monkeypatch.setattr(sync, "SYNC_BATCH", 2)
     changes = _approved(org, invoice, 5)
 
     run = services.changes_sync(organization_id=org.pk)
@@ -87,8 +88,8 @@ def test_sync_sends_in_batches(org, invoice, target, receiver, monkeypatch):
 def test_a_run_stops_at_its_batch_limit_and_says_there_is_more(
     org, invoice, target, receiver, monkeypatch
 ):
-    monkeypatch.setattr(services, "SYNC_BATCH", 1)
-    monkeypatch.setattr(services, "SYNC_BATCHES_PER_RUN", 2)
+    monkeypatch.setattr(sync, "SYNC_BATCH", 1)
+    monkeypatch.setattr(sync, "SYNC_BATCHES_PER_RUN", 2)
     _approved(org, invoice, 3)
 
     run = services.changes_sync(organization_id=org.pk)
@@ -210,18 +211,18 @@ def test_a_change_another_worker_holds_is_not_sent(org, invoice, target, receive
 def test_an_integration_marking_a_change_meanwhile_wins(org, invoice, target, receiver):
     (change,) = _approved(org, invoice, 1)
     receiver.default = Reply(status=500)
-    original = services._batch_send
+    original = sync._batch_send
 
     def send_then_integration_marks(target_, changes):
         result = original(target_, changes)
         services.changes_sync_status(organization=org, action="mark_synced", change_ids=[change.pk])
         return result
 
-    services._batch_send = send_then_integration_marks
+    sync._batch_send = send_then_integration_marks
     try:
         services.changes_sync(organization_id=org.pk)
     finally:
-        services._batch_send = original
+        sync._batch_send = original
 
     change.refresh_from_db()
     assert change.status == Status.SYNCED
@@ -274,7 +275,7 @@ def test_the_task_schedules_its_retry_once(org, invoice, target, receiver, monke
     "sqlite" in connection.settings_dict["ENGINE"], reason="row locks need PostgreSQL"
 )
 def test_two_concurrent_runs_never_send_a_change_twice(org, invoice, target, receiver, monkeypatch):
-    monkeypatch.setattr(services, "SYNC_BATCH", 3)
+    monkeypatch.setattr(sync, "SYNC_BATCH", 3)
     changes = _approved_quietly(org, invoice, 9)
     receiver.default = Reply(status=200, delay=0.3)
     barrier = threading.Barrier(4)
@@ -305,9 +306,9 @@ def test_two_concurrent_runs_never_send_a_change_twice(org, invoice, target, rec
 )
 def test_batch_leases_alone_keep_two_runs_apart(org, invoice, target, receiver, monkeypatch):
     """Even if the organization lease were lost, a change is leased by one batch only."""
-    monkeypatch.setattr(services, "SYNC_BATCH", 2)
-    monkeypatch.setattr(services, "_target_claim", lambda organization_id: (target, None))
-    monkeypatch.setattr(services, "_target_extend", lambda target_, token: target_)
+    monkeypatch.setattr(sync, "SYNC_BATCH", 2)
+    monkeypatch.setattr(sync, "_target_claim", lambda organization_id: (target, None))
+    monkeypatch.setattr(sync, "_target_extend", lambda target_, token: target_)
     changes = _approved_quietly(org, invoice, 6)
     receiver.default = Reply(status=200, delay=0.2)
     barrier = threading.Barrier(3)
@@ -326,16 +327,16 @@ def test_batch_leases_alone_keep_two_runs_apart(org, invoice, target, receiver, 
 def test_disabling_the_target_stops_a_run_after_the_current_batch(
     org, invoice, target, receiver, monkeypatch
 ):
-    monkeypatch.setattr(services, "SYNC_BATCH", 1)
+    monkeypatch.setattr(sync, "SYNC_BATCH", 1)
     first, second = _approved(org, invoice, 2)
-    original = services._batch_send
+    original = sync._batch_send
 
     def send_then_disable(target_, changes):
         result = original(target_, changes)
         SyncTarget.objects.update(enabled=False)
         return result
 
-    monkeypatch.setattr(services, "_batch_send", send_then_disable)
+    monkeypatch.setattr(sync, "_batch_send", send_then_disable)
 
     run = services.changes_sync(organization_id=org.pk)
 

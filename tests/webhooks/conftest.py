@@ -2,9 +2,11 @@ import ipaddress
 
 import pytest
 
+from arpilot.outbound import ssrf
 from tests.webhooks.receiver import Receiver
 from tests.worker import celery_worker_factory, celery_worker_process  # noqa: F401
-from webhooks import services, ssrf
+from webhooks import services
+from webhooks.services import queueing
 
 PUBLIC_IP = "93.184.215.14"
 
@@ -12,7 +14,7 @@ PUBLIC_IP = "93.184.215.14"
 @pytest.fixture(autouse=True)
 def _broker_up(monkeypatch):
     """Each test starts with the broker presumed up (no back-off left by an earlier test)."""
-    monkeypatch.setattr(services, "_broker_down_until", 0.0)
+    monkeypatch.setattr(queueing, "_broker_down_until", 0.0)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from tests.threads import run_threads
 from tests.webhooks.receiver import Reply
 from webhooks import services
 from webhooks.models import WebhookDelivery, WebhookDeliveryAttempt
+from webhooks.services import delivery, queueing
 from webhooks.tasks import send_due_task
 
 
@@ -40,7 +41,7 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(org, endpoint, receive
 
 @pytest.mark.django_db
 def test_a_task_sends_batch_after_batch_until_nothing_is_due(org, endpoint, receiver, monkeypatch):
-    monkeypatch.setattr(services, "SEND_BATCH", 7)
+    monkeypatch.setattr(delivery, "SEND_BATCH", 7)
     event_ids = _emit(org, 30)
 
     services.endpoint_drain(endpoint_id=endpoint.pk)
@@ -61,7 +62,7 @@ def test_a_commit_while_a_send_is_queued_queues_no_other(org, endpoint, monkeypa
     assert sent[0]["args"] == [str(endpoint.pk)] and sent[0]["kwargs"] == {"flagged": True}
 
     # The task starts: it drops the flag before it looks, so the next commit queues again.
-    monkeypatch.setattr(services, "endpoint_send_due", lambda **kwargs: 0)
+    monkeypatch.setattr(delivery, "endpoint_send_due", lambda **kwargs: 0)
     services.endpoint_drain(endpoint_id=endpoint.pk, flagged=True)
     with transaction.atomic():
         _emit(org, 1)
@@ -122,7 +123,7 @@ def test_a_client_error_on_one_delivery_does_not_stop_the_batch(org, endpoint, r
 
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_out_of_time_hands_the_rest_to_another_task(org, endpoint, receiver, monkeypatch):
-    monkeypatch.setattr(services, "BATCH_SEND_SECONDS", 0.0)  # one request, then time is up
+    monkeypatch.setattr(delivery, "BATCH_SEND_SECONDS", 0.0)  # one request, then time is up
     with transaction.atomic():
         event_ids = _emit(org, 3)  # sent after commit, one request per task
 
@@ -135,7 +136,7 @@ def test_a_batch_out_of_time_hands_the_rest_to_another_task(org, endpoint, recei
 def test_concurrent_tasks_on_one_endpoint_send_each_delivery_once(
     org, endpoint, receiver, monkeypatch
 ):
-    monkeypatch.setattr(services, "SEND_BATCH", 10)
+    monkeypatch.setattr(delivery, "SEND_BATCH", 10)
     monkeypatch.setattr(send_due_task, "apply_async", lambda *a, **kw: None)  # held back
     with transaction.atomic():
         event_ids = set(_emit(org, 150))
@@ -152,7 +153,7 @@ def test_concurrent_tasks_on_one_endpoint_send_each_delivery_once(
 def test_no_more_than_the_allowed_tasks_send_to_one_endpoint(org, endpoint, receiver, monkeypatch):
     from django.core.cache import cache
 
-    monkeypatch.setattr(services, "MAX_PARALLEL_SENDS", 1)
+    monkeypatch.setattr(queueing, "MAX_PARALLEL_SENDS", 1)
     _emit(org, 3)
     taken = f"webhooks:sending:{endpoint.pk}:0"
     cache.add(taken, 1)  # another task is sending to this endpoint
@@ -169,11 +170,11 @@ def test_no_more_than_the_allowed_tasks_send_to_one_endpoint(org, endpoint, rece
 def test_a_sending_task_looks_again_before_it_stops(org, endpoint, receiver, monkeypatch):
     """Deliveries committed while every slot was taken (their task gave up at once) are sent
     by the slot holder, which looks for due deliveries after giving its slot back."""
-    monkeypatch.setattr(services, "MAX_PARALLEL_SENDS", 1)
+    monkeypatch.setattr(queueing, "MAX_PARALLEL_SENDS", 1)
     monkeypatch.setattr(send_due_task, "apply_async", lambda *a, **kw: None)
     first = _emit(org, 2)
     later: list[str] = []
-    drain = services._drain_batches
+    drain = delivery._drain_batches
 
     def drain_then_more_commits(endpoint_id):
         outcome = drain(endpoint_id)
@@ -182,7 +183,7 @@ def test_a_sending_task_looks_again_before_it_stops(org, endpoint, receiver, mon
             services.endpoint_drain(endpoint_id=endpoint_id)  # finds no free slot
         return outcome
 
-    monkeypatch.setattr(services, "_drain_batches", drain_then_more_commits)
+    monkeypatch.setattr(delivery, "_drain_batches", drain_then_more_commits)
 
     services.endpoint_drain(endpoint_id=endpoint.pk)
 

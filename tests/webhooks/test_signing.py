@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from webhooks import transport
+from arpilot.outbound import signing
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -21,23 +21,23 @@ payloads = st.fixed_dictionaries(
         "data": st.dictionaries(st.text(min_size=1), json_values, max_size=5),
     }
 )
-SECRET = transport.secret_generate()
+SECRET = signing.secret_generate()
 
 
 def _signed(payload: dict, secrets_: list[str]) -> tuple[bytes, dict]:
-    body = transport.body_encode(payload)
-    headers = transport.signed_headers(
+    body = signing.body_encode(payload)
+    headers = signing.signed_headers(
         secrets_=secrets_, msg_id=payload["id"], body=body, timestamp=int(time.time())
     )
     return body, headers
 
 
 def test_secret_has_the_standard_webhooks_form():
-    secret = transport.secret_generate()
+    secret = signing.secret_generate()
 
     assert secret.startswith("whsec_")
     assert len(Webhook(secret)._whsecret) == 32
-    assert secret != transport.secret_generate()
+    assert secret != signing.secret_generate()
 
 
 @settings(max_examples=200, deadline=None)
@@ -68,8 +68,8 @@ def test_tampered_headers_are_rejected(header):
     altered = {
         "webhook-id": "evt-2",
         "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 1),
-        "webhook-signature": transport.signature(
-            transport.secret_generate(), "evt-1", int(headers["webhook-timestamp"]), body
+        "webhook-signature": signing.signature(
+            signing.secret_generate(), "evt-1", int(headers["webhook-timestamp"]), body
         ),
     }
     headers[header] = altered[header]
@@ -79,7 +79,7 @@ def test_tampered_headers_are_rejected(header):
 
 
 def test_during_rotation_both_secrets_verify():
-    old, new = transport.secret_generate(), transport.secret_generate()
+    old, new = signing.secret_generate(), signing.secret_generate()
     payload = {"id": "evt-1", "type": "webhook.test", "created_at": "x", "data": {}}
 
     body, headers = _signed(payload, [new, old])
@@ -88,4 +88,4 @@ def test_during_rotation_both_secrets_verify():
     assert Webhook(new).verify(body, headers) == payload
     assert Webhook(old).verify(body, headers) == payload
     with pytest.raises(WebhookVerificationError):
-        Webhook(transport.secret_generate()).verify(body, headers)
+        Webhook(signing.secret_generate()).verify(body, headers)

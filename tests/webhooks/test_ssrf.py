@@ -2,7 +2,7 @@ import ipaddress
 
 import pytest
 
-from webhooks import ssrf
+from arpilot.outbound import ssrf
 
 REFUSED = [
     ("127.0.0.1", "loopback"),

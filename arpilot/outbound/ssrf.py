@@ -1,4 +1,5 @@
-"""Which addresses a webhook may be sent to, checked at registration and at connect time.
+"""Which addresses an outbound POST (a webhook, a sync push) may be sent to, checked at
+registration and at connect time.
 
 A URL is refused when its host resolves to any address that is not globally routable:
 loopback, private, link-local, shared (CGNAT 100.64/10), multicast, reserved, unspecified,
@@ -12,6 +13,8 @@ import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
+from arpilot.errors import ValidationFailed
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -103,3 +106,11 @@ def url_check(url: str) -> None:
         reason = address_refusal_reason(address, allow_loopback=allow_insecure)
         if reason:
             raise UnsafeURL(f"The host {host!r} resolves to {reason}.")
+
+
+def url_validate(url: str) -> None:
+    """``url_check`` for services: raise ValidationFailed on the ``url`` field."""
+    try:
+        url_check(url)
+    except UnsafeURL as exc:
+        raise ValidationFailed(f"Invalid input: url: {exc}", fields={"url": [str(exc)]}) from exc

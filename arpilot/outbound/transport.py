@@ -1,4 +1,5 @@
-"""The HTTP side of a delivery: a signed POST over a pinned, filtered connection.
+"""The HTTP side of an outbound POST (a webhook delivery, a sync batch): one request over a
+pinned, filtered connection (the body and headers come signed from ``signing``).
 
 ``requests-hardened`` (Saleor's) resolves the host once, refuses private addresses, connects
 to the address it checked while sending the URL's name as Host and TLS SNI (so a DNS answer
@@ -7,12 +8,7 @@ On top of it every connection is checked again with our own table (``ssrf``), so
 registration and connect time refuse exactly the same addresses.
 """
 
-import base64
-import hashlib
-import hmac
 import ipaddress
-import json
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -24,40 +20,11 @@ from requests_hardened import Config, HTTPSession
 from requests_hardened.ip_filter import InvalidIPAddress
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
 
-from webhooks import ssrf
+from arpilot.outbound import ssrf
 
 TIMEOUT_SECONDS = 15
 SNIPPET_BYTES = 1024
-SECRET_PREFIX = "whsec_"
 USER_AGENT = "ARPilot-Webhooks/1.0"
-
-
-def secret_generate() -> str:
-    """A Standard Webhooks signing secret: ``whsec_`` and 32 random bytes in base64."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def body_encode(payload: dict) -> bytes:
-    """The request body: compact JSON with sorted keys, so every retry sends the same bytes."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """``v1,<base64 HMAC-SHA256>`` of ``{id}.{timestamp}.{body}`` (Standard Webhooks)."""
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(key, signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def signed_headers(*, secrets_: list[str], msg_id: str, body: bytes, timestamp: int) -> dict:
-    return {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": " ".join(signature(s, msg_id, timestamp, body) for s in secrets_),
-    }
 
 
 @dataclass(frozen=True)

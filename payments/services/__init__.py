@@ -1,0 +1,51 @@
+"""Payments' services: money on payments (``money``, on top of ``allocations``), matching
+runs (``matching``) and bank-file imports (``imports``), sharing ``common``.
+
+Other code imports them from here; tests that patch a private name patch the module that
+defines it.
+"""
+
+from payments.services.allocations import AllocationSpec, payment_currency_mismatch
+from payments.services.common import payment_settings_get
+from payments.services.imports import (
+    IMPORT_COLUMNS,
+    _import_rows,  # bench/import_csv.py
+    payment_import_create,
+    payment_import_run,
+    payment_imports_requeue_stale,
+)
+from payments.services.matching import MatchRun, payments_match, payments_match_soon
+from payments.services.money import (
+    Spread,
+    Unapplied,
+    amount_spread,
+    payment_auto_apply,
+    payment_create,
+    payment_mark_reviewed,
+    payment_unapply,
+    payment_update,
+    suggestion_allocations,
+)
+
+__all__ = [
+    "IMPORT_COLUMNS",
+    "AllocationSpec",
+    "MatchRun",
+    "Spread",
+    "Unapplied",
+    "_import_rows",
+    "amount_spread",
+    "payment_auto_apply",
+    "payment_create",
+    "payment_currency_mismatch",
+    "payment_import_create",
+    "payment_import_run",
+    "payment_imports_requeue_stale",
+    "payment_mark_reviewed",
+    "payment_settings_get",
+    "payment_unapply",
+    "payment_update",
+    "payments_match",
+    "payments_match_soon",
+    "suggestion_allocations",
+]

@@ -1,0 +1,419 @@
+"""Matching runs: rank suggestions for unmatched payments, store them, and auto-apply the
+unambiguous ones (the ranking itself is ``payments.matching``: pure Python, no models)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from customers.models import Contact
+
+# payments.tasks imports this package too; both sides only use the other's attributes when
+# called, so the cycle is safe at import time.
+from payments import lock_objects, tasks
+from payments.matching import MatchIndex, OpenInvoice, PayerHistory, PaymentInput, decide
+from payments.matching.parallel import suggest_chunks
+from payments.models import MatchSuggestion, PayerCustomerHistory, Payment
+from payments.services.common import (
+    collector_paused,
+    copy_json,
+    copy_rows,
+    organization_currency,
+    payment_settings_get,
+    send,
+)
+from payments.services.money import payment_auto_apply
+from receivables.models import Invoice
+
+MATCH_BATCH = 10_000
+# Payments ranked per worker job; their rows come back built, ready to store.
+MATCH_CHUNK = 2_000
+SUGGESTIONS_KEPT = 5
+# POST /payments matches the new payment inline when the organization has at most this many
+# open invoices (building the index is then quick); larger books are matched by the task.
+MATCH_INLINE_MAX_OPEN_INVOICES = 20_000
+
+
+@dataclass
+class MatchRun:
+    payments: int = 0
+    suggestions: int = 0
+    auto_applied: int = 0
+    seconds: dict = field(default_factory=dict)  # per phase: read, index, rank, store, apply
+
+
+class _Laps:
+    """Adds the seconds since the last lap to a phase of ``seconds``."""
+
+    def __init__(self, seconds: dict):
+        self.seconds = seconds
+        self.clock = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self.clock, 3)
+        self.clock = now
+
+
+def payments_match(
+    *,
+    organization,
+    payment_ids=None,
+    today: date | None = None,
+    batch_size: int = MATCH_BATCH,
+    auto_apply: bool | None = None,
+    workers: int | None = None,
+) -> MatchRun:
+    """Rank suggestions for the organization's unmatched payments (or those of
+    ``payment_ids``), store them, and auto-apply the unambiguous ones.
+
+    Open invoices, contacts, payer history and the payments are read once with values()
+    queries and indexed; suggestions are computed (in forked workers for large runs) and
+    written in batches, each batch its own transaction. Auto-apply needs: the setting on,
+    score ≥ threshold and ahead of the next by the margin, a payment younger than the age
+    limit, never unapplied by a clerk; each auto-application re-checks the balances under
+    its locks.
+    """
+    org_id = getattr(organization, "pk", organization)
+    options = payment_settings_get(organization=org_id)
+    if auto_apply is None:
+        auto_apply = options.auto_apply_enabled
+    today = today or timezone.localdate()
+    run = MatchRun()
+    lap = _Laps(run.seconds)
+    # Reading, indexing, ranking and storing make millions of long-lived objects with few
+    # cycles: the collector stays off meanwhile. Its full collections walked them again and
+    # again (a third of the store phase, growing faster than the run), and in forked
+    # workers they would copy the pages they touch. Everything big is gone with
+    # ``_match_rank_and_store``'s frame before it is switched on again.
+    with collector_paused():
+        decisions = _match_rank_and_store(
+            org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap
+        )
+    run.auto_applied = _auto_apply(org_id, decisions)
+    lap("apply")
+    return run
+
+
+def _auto_apply(org_id: int, decisions: list) -> int:
+    """Apply the decided suggestions (each re-checked under its locks); how many were."""
+    applied = 0
+    for pk, suggestion in decisions:
+        if payment_auto_apply(
+            organization=org_id,
+            payment_id=pk,
+            invoice_ids=list(suggestion.invoice_ids),
+            amount=suggestion.amount,
+        ):
+            applied += 1
+    return applied
+
+
+def _match_rank_and_store(
+    org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap
+) -> list:
+    """Read, index, rank and store; return the (payment id, suggestion) to auto-apply."""
+    payments, unapplied_before = _match_inputs(org_id, payment_ids)
+    run.payments = len(payments)
+    if not payments:
+        return []
+    index, numbers = _match_index(org_id, options, lap)
+    copy = connection.vendor == "postgresql"
+    finish = _ChunkRows(
+        org_id=org_id,
+        payments=payments,
+        numbers=numbers,
+        as_copy_text=copy,
+        stamp=timezone.now().isoformat(),
+        decide_options=options if auto_apply else None,
+        today=today,
+        unapplied_before=unapplied_before,
+    )
+    writer = _SuggestionWriter(org_id, payments, batch_size, copy)
+    # Stored in transactions of ``batch_size`` payments while the workers rank the next.
+    chunk_size = min(batch_size, MATCH_CHUNK)
+    chunks = suggest_chunks(
+        index,
+        payments,
+        limit=SUGGESTIONS_KEPT,
+        workers=workers,
+        chunk_size=chunk_size,
+        finish=finish,
+    )
+    decisions: list = []
+    start = 0
+    for rows, count, chunk_decisions in chunks:
+        lap("rank")
+        end = min(start + chunk_size, len(payments))
+        writer.add(start, end, rows)
+        decisions += chunk_decisions
+        run.suggestions += count
+        start = end
+        lap("store")
+    return decisions
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _match_inputs(org_id: int, payment_ids) -> tuple[list[PaymentInput], set]:
+    """The unmatched payments to match (all, or those of ``payment_ids``), and which of
+    them a clerk once unapplied."""
+    candidates = Payment.objects.for_org(org_id).unmatched().order_by("pk")
+    if payment_ids is not None:
+        candidates = candidates.filter(pk__in=list(payment_ids))
+    payments = [
+        PaymentInput(
+            id=pk,
+            amount=amount,
+            payment_date=paid_on,
+            payer_name=payer,
+            reference=reference,
+            notes=notes,
+            currency=currency or None,
+        )
+        for pk, amount, paid_on, payer, reference, notes, currency in candidates.values_list(
+            "pk", "amount", "payment_date", "payer_name", "payer_reference", "notes", "currency"
+        )
+    ]
+    if not payments:
+        return [], set()
+    unapplied_before = set(candidates.filter(unapplied_by_clerk=True).values_list("pk", flat=True))
+    return payments, unapplied_before
+
+
+def _match_index(org_id: int, options, lap) -> tuple[MatchIndex, dict]:
+    """The organization's open invoices and payer history, indexed; invoice numbers by id."""
+    # Invoices are in the organization's currency: the engine suggests nothing for a
+    # payment in another one (so nothing is auto-applied), and its old suggestions go.
+    invoice_currency = organization_currency(org_id)
+    invoices = _open_invoices(org_id)
+    history = _payer_history(org_id)
+    lap("read")
+    numbers = {invoice.id: invoice.invoice_number for invoice in invoices}
+    index = MatchIndex.build(
+        invoices,
+        history,
+        short_pay_absolute=options.write_off_tolerance,
+        currency=invoice_currency,
+    )
+    lap("index")
+    return index, numbers
+
+
+def _open_invoices(organization) -> list[OpenInvoice]:
+    rows = list(
+        Invoice.objects.for_org(organization)
+        .open()
+        .filter(amount_due__gt=0)
+        .order_by()
+        .values_list(
+            "id",
+            "invoice_number",
+            "customer_id",
+            "customer__company_name",
+            "customer__external_id",
+            "amount_due",
+            "issue_date",
+            "due_date",
+        )
+    )
+    contacts: dict = {}
+    for customer_id, name in (
+        Contact.objects.for_org(organization).order_by().values_list("customer_id", "contact_name")
+    ):
+        contacts.setdefault(customer_id, []).append(name)
+    empty = ()
+    frozen = {customer_id: tuple(names) for customer_id, names in contacts.items()}
+    return [
+        OpenInvoice(
+            id=pk,
+            invoice_number=number,
+            customer_id=customer_id,
+            customer_name=company,
+            customer_external_id=external or None,
+            contact_names=frozen.get(customer_id, empty),
+            open_balance=due,
+            issue_date=issued,
+            due_date=due_date,
+        )
+        for pk, number, customer_id, company, external, due, issued, due_date in rows
+    ]
+
+
+def _payer_history(organization) -> PayerHistory:
+    history = PayerHistory()
+    for key, customer_id, count in (
+        PayerCustomerHistory.objects.for_org(organization)
+        .order_by()
+        .values_list("payer_key", "customer_id", "count")
+    ):
+        history.counts.setdefault(key, Counter())[customer_id] += count
+    return history
+
+
+# --- ranked chunks into rows ------------------------------------------------------------------
+
+
+@dataclass
+class _ChunkRows:
+    """``finish`` of ``suggest_chunks``: a chunk's rows to store (as COPY text on
+    PostgreSQL), their count, and its auto-apply decisions; runs in the ranking worker."""
+
+    org_id: int
+    payments: list
+    numbers: dict
+    as_copy_text: bool
+    stamp: str
+    decide_options: object | None  # the payment settings; None: no auto-apply
+    today: date
+    unapplied_before: set
+
+    def __call__(self, start: int, end: int, ranked: list) -> tuple:
+        rows, decisions = [], []
+        numbers = self.numbers
+        for payment, suggestions in zip(self.payments[start:end], ranked, strict=True):
+            for rank, suggestion in enumerate(suggestions, start=1):
+                rows.append(
+                    (
+                        payment.id,
+                        rank,
+                        [str(pk) for pk in suggestion.invoice_ids],
+                        [numbers[pk] for pk in suggestion.invoice_ids],
+                        suggestion.amount,
+                        min(max(float(suggestion.score), 0.0), 1.0),
+                        list(suggestion.reasons),
+                    )
+                )
+            if self.decide_options is not None and suggestions:
+                decision = self._decide(payment, suggestions)
+                if decision.apply:
+                    decisions.append((payment.id, decision.suggestion))
+        count = len(rows)
+        if self.as_copy_text:
+            return _suggestion_lines(self.org_id, rows, self.stamp), count, decisions
+        return rows, count, decisions
+
+    def _decide(self, payment: PaymentInput, suggestions):
+        options = self.decide_options
+        return decide(
+            payment,
+            suggestions,
+            threshold=float(options.auto_apply_threshold),
+            margin=float(options.auto_apply_margin),
+            max_age_days=options.auto_apply_max_age_days,
+            today=self.today,
+            previously_unapplied=payment.id in self.unapplied_before,
+        )
+
+
+# --- storing ----------------------------------------------------------------------------------
+
+
+class _SuggestionWriter:
+    """Collects ranked chunks and stores them a batch (``batch_size`` payments, or the last
+    chunk) at a time, each batch its own transaction under the matching store lock."""
+
+    def __init__(self, org_id: int, payments: list, batch_size: int, copy: bool):
+        self.org_id = org_id
+        self.payments = payments
+        self.batch_size = batch_size
+        self.copy = copy
+        self.pending: list = []  # chunks ranked and not yet stored: (start, end, rows or text)
+
+    def add(self, start: int, end: int, rows) -> None:
+        self.pending.append((start, end, rows))
+        if end - self.pending[0][0] >= self.batch_size or end == len(self.payments):
+            self.store()
+
+    def store(self) -> None:
+        pending = self.pending
+        ids = [payment.id for start, end, _ in pending for payment in self.payments[start:end]]
+        with transaction.atomic():
+            lock_objects.matching_store_lock(self.org_id)
+            if self.copy:
+                text = "".join(rows for *_, rows in pending)
+                _suggestions_store(self.org_id, ids, copy_text=text)
+            else:
+                _suggestions_store(self.org_id, ids, [row for *_, rows in pending for row in rows])
+        pending.clear()
+
+
+def _uuid_array(ids: list[str]) -> str:
+    return '["' + '", "'.join(ids) + '"]' if ids else "[]"
+
+
+_SUGGESTION_COLUMNS = (
+    "organization_id",
+    "payment_id",
+    "rank",
+    "invoice_ids",
+    "invoice_numbers",
+    "amount",
+    "score",
+    "reasons",
+    "created_at",
+)
+
+
+def _suggestion_lines(organization_id: int, rows: list[tuple], stamp: str) -> str:
+    """Suggestion rows as COPY text, in ``_SUGGESTION_COLUMNS`` order."""
+    # Invoice ids are UUID strings: their JSON array needs no encoder.
+    return "".join(
+        f"{organization_id}\t{payment_id}\t{rank}\t{_uuid_array(invoice_ids)}\t"
+        f"{copy_json(numbers)}\t{amount}\t{score!r}\t{copy_json(reasons)}\t{stamp}\n"
+        for payment_id, rank, invoice_ids, numbers, amount, score, reasons in rows
+    )
+
+
+def _suggestions_store(
+    organization_id: int, payment_ids: list, rows: list[tuple] = (), *, copy_text: str = ""
+) -> None:
+    """Replace the suggestions of ``payment_ids`` with ``rows``, or on PostgreSQL with
+    ``copy_text`` (rows as ``_suggestion_lines`` writes them) by COPY."""
+    if connection.vendor == "postgresql":
+        # IN (SELECT unnest(…)) is planned as index lookups per id; "= ANY(array)" of
+        # thousands of ids was planned as a sequential scan of every organization's rows.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {MatchSuggestion._meta.db_table} "  # noqa: S608
+                "WHERE payment_id IN (SELECT unnest(%s::uuid[]))",
+                [list(payment_ids)],
+            )
+        if rows:
+            copy_text += _suggestion_lines(organization_id, rows, timezone.now().isoformat())
+        if copy_text:
+            copy_rows(MatchSuggestion._meta.db_table, _SUGGESTION_COLUMNS, [copy_text])
+        return
+    MatchSuggestion.objects.filter(payment_id__in=payment_ids).delete()
+    MatchSuggestion.objects.bulk_create(
+        MatchSuggestion(
+            organization_id=organization_id,
+            payment_id=payment_id,
+            rank=rank,
+            invoice_ids=invoice_ids,
+            invoice_numbers=numbers,
+            amount=amount,
+            score=score,
+            reasons=reasons,
+        )
+        for payment_id, rank, invoice_ids, numbers, amount, score, reasons in rows
+    )
+
+
+def payments_match_soon(*, organization, payment_ids: list) -> None:
+    """Match just-created payments: inline for a small book, else by the task after commit."""
+    org_id = getattr(organization, "pk", organization)
+    open_count = Invoice.objects.for_org(org_id).open().count()
+    if open_count <= MATCH_INLINE_MAX_OPEN_INVOICES:
+        payments_match(organization=org_id, payment_ids=payment_ids)
+        return
+    ids = [str(pk) for pk in payment_ids]
+    transaction.on_commit(
+        lambda: send(tasks.payments_match_task, args=[org_id], kwargs={"payment_ids": ids})
+    )

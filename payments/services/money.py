@@ -1,0 +1,412 @@
+"""Money on payments: creating one, applying it to invoices, unapplying, writing off a
+short-payment, review, and auto-applying a matching suggestion.
+
+Money moves only through ``receivables.services.invoice_apply_payment`` and
+``invoice_unapply_payment`` (each posts one journal entry; see ``allocations``). Lock order:
+the payment row first (``lock_objects.payment_for_update``), then every invoice involved in
+primary-key order (``receivables.lock_objects.invoices_for_update``), then the invoice
+services re-lock the rows they already hold. Balances are read only after those locks, so
+concurrent requests serialise on the payment and on the invoices and never apply the same
+money twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from arpilot import hooks
+from arpilot.errors import Conflict, ValidationFailed
+from payments import lock_objects
+from payments.matching import name_form
+from payments.models import ZERO, PayerCustomerHistory, Payment, PaymentAllocation
+from payments.rendering import render_payment
+from payments.selectors import payment_get
+from payments.services.allocations import (
+    AllocationSpec,
+    active_allocations,
+    allocation_apply,
+    allocation_unapply,
+    allocations_set,
+    check_currency,
+    lock_invoices,
+    payment_currency_mismatch,
+    resolve_targets,
+    save_money,
+    write_off_short,
+)
+from payments.services.common import organization_currency, payment_settings_get
+from receivables.models import Invoice
+from webhooks.services import event_emit, event_wanted
+
+_UNSET = object()
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+def _emit(payment: Payment, event_types: list[str]) -> None:
+    """Emit events with the payment as the API renders it (rendered only if anyone listens)."""
+    wanted = [
+        name for name in dict.fromkeys(event_types) if event_wanted(payment.organization_id, name)
+    ]
+    if not wanted:
+        return
+    data = render_payment(payment_get(organization=payment.organization_id, pk=payment.pk))
+    for event_type in wanted:
+        event_emit(organization_id=payment.organization_id, event_type=event_type, data=data)
+
+
+# --- creating ---------------------------------------------------------------------------------
+
+
+def _existing_conflict(organization, external_payment_id: str) -> Conflict | None:
+    existing = (
+        Payment.objects.for_org(organization)
+        .filter(external_payment_id=external_payment_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if existing is None:
+        return None
+    return Conflict(
+        f"A payment with external_payment_id {external_payment_id!r} already exists.",
+        fields={"external_payment_id": ["A payment with this external ID already exists."]},
+        extra={"existing_id": str(existing)},
+    )
+
+
+@transaction.atomic
+def payment_create(
+    *,
+    organization,
+    amount: Decimal,
+    payment_date: date,
+    payment_method: str = "",
+    payer_name: str = "",
+    payer_reference: str = "",
+    external_payment_id: str = "",
+    notes: str = "",
+    currency: str = "",
+    bank_account: str = "",
+) -> Payment:
+    """Record one received payment (unmatched). A second payment with the same
+    ``external_payment_id`` in the organization is a 409 carrying ``existing_id``."""
+    if amount is None or amount <= 0:
+        raise ValidationFailed(
+            "amount must be greater than zero.", fields={"amount": ["Must be greater than zero."]}
+        )
+    external_payment_id = (external_payment_id or "").strip()
+    if external_payment_id:
+        conflict = _existing_conflict(organization, external_payment_id)
+        if conflict:
+            raise conflict
+    payment = Payment(
+        organization=organization,
+        amount=amount,
+        payment_date=payment_date,
+        payment_method=payment_method or "",
+        payer_name=payer_name or "",
+        payer_reference=payer_reference or "",
+        external_payment_id=external_payment_id,
+        notes=notes or "",
+        currency=(currency or organization.currency or "").upper(),
+        bank_account=bank_account or "",
+        source=Payment.Source.API,
+    )
+    try:
+        with transaction.atomic():
+            payment.save(force_insert=True)
+    except IntegrityError:
+        conflict = _existing_conflict(organization, external_payment_id)
+        if conflict:
+            raise conflict from None
+        raise
+    _emit(payment, ["payment.imported"])
+    return payment
+
+
+# --- a clerk's update -------------------------------------------------------------------------
+
+
+def _history_record(payment: Payment, customer_ids) -> None:
+    """Remember that a clerk matched this payer to these customers (matching evidence)."""
+    key = name_form(payment.payer_name).full[:255] if payment.payer_name else ""
+    if not key:
+        return
+    for customer_id in sorted(set(customer_ids), key=str):
+        updated = PayerCustomerHistory.objects.filter(
+            organization_id=payment.organization_id, payer_key=key, customer_id=customer_id
+        ).update(count=F("count") + 1, updated_at=timezone.now())
+        if updated:
+            continue
+        try:
+            with transaction.atomic():
+                PayerCustomerHistory.objects.create(
+                    organization_id=payment.organization_id,
+                    payer_key=key,
+                    customer_id=customer_id,
+                    count=1,
+                )
+        except IntegrityError:
+            PayerCustomerHistory.objects.filter(
+                organization_id=payment.organization_id, payer_key=key, customer_id=customer_id
+            ).update(count=F("count") + 1, updated_at=timezone.now())
+
+
+def _set_reviewed(payment: Payment, reviewed: bool) -> bool:
+    if payment.reviewed == reviewed:
+        return False
+    payment.reviewed = reviewed
+    payment.reviewed_at = timezone.now() if reviewed else None
+    payment.save(update_fields=["reviewed", "reviewed_at", "updated_at"])
+    if reviewed:
+        hooks.dispatch(hooks.PaymentReviewed(organization=payment.organization, payment=payment))
+    return True
+
+
+def _details_update(payment: Payment, changes: dict) -> None:
+    """Save the payer name, payer reference and notes among ``changes`` that differ."""
+    dirty = [
+        name
+        for name in ("payer_name", "payer_reference", "notes")
+        if name in changes and changes[name] != getattr(payment, name)
+    ]
+    for name in dirty:
+        setattr(payment, name, changes[name] or "")
+    if dirty:
+        payment.save(update_fields=[*dirty, "updated_at"])
+
+
+def _allocation_specs(invoice_id, allocations: list[dict] | None) -> list[AllocationSpec] | None:
+    """The spread a request asks for (None: leave it as it is)."""
+    if invoice_id is not _UNSET:
+        return [] if invoice_id is None else [AllocationSpec(invoice_id, None, "invoice_id")]
+    if allocations is not None:
+        return [
+            AllocationSpec(item["invoice_id"], item["amount"], f"allocations.{index}.invoice_id")
+            for index, item in enumerate(allocations)
+        ]
+    return None
+
+
+def _clerk_spread(payment: Payment, specs: list[AllocationSpec], active, invoices) -> list[str]:
+    """Make the payment's allocations the clerk's ``specs``; the events that calls for."""
+    before = {allocation.invoice_id for allocation in active}
+    targets = resolve_targets(payment, specs, active, invoices)
+    fields = {invoices[spec.invoice_id].pk: spec.field for spec in specs}
+    had_money = payment.applied_amount > 0
+    changed = allocations_set(
+        payment,
+        targets,
+        active,
+        invoices,
+        applied_by=PaymentAllocation.AppliedBy.CLERK,
+        fields=fields,
+        reason="changed by a clerk",
+    )
+    if not changed:
+        return []
+    payment.auto_applied = False
+    events = []
+    if had_money:
+        events.append("payment.unapplied")
+    if targets:
+        events.append("payment.applied")
+    _history_record(payment, {invoices[pk].customer_id for pk in targets if pk not in before})
+    return events
+
+
+def _money_update(
+    payment: Payment, organization, specs: list[AllocationSpec] | None, write_off: bool
+) -> list[str]:
+    """Set the clerk's spread and/or write off the short-payment; the events to emit."""
+    events: list[str] = []
+    active = active_allocations(payment)
+    invoices = lock_invoices(payment, active, [spec.invoice_id for spec in specs or []])
+    if specs is not None:
+        events += _clerk_spread(payment, specs, active, invoices)
+    if write_off:
+        tolerance = payment_settings_get(organization=organization).write_off_tolerance
+        if write_off_short(payment, invoices, tolerance):
+            events.append("payment.applied")
+    save_money(payment)
+    return events
+
+
+@transaction.atomic
+def payment_update(
+    *,
+    organization,
+    payment_id,
+    changes: dict | None = None,
+    invoice_id=_UNSET,
+    allocations: list[dict] | None = None,
+    write_off_short_payment: bool = False,
+    reviewed: bool | None = None,
+) -> Payment:
+    """A clerk's partial update of a payment.
+
+    ``changes``: payer_name, payer_reference, notes. ``invoice_id`` applies the payment to
+    that one invoice (as much as its open balance takes, replacing other allocations; None
+    unapplies all). ``allocations`` ([{invoice_id, amount}]) sets the whole spread (``[]``
+    unapplies all). ``write_off_short_payment`` writes off what its invoices still owe when
+    that is within the organization's tolerance. ``reviewed`` marks it (un)reviewed.
+    """
+    if invoice_id is not _UNSET and allocations is not None:
+        raise ValidationFailed(
+            "Send invoice_id or allocations, not both.",
+            fields={"allocations": ["Cannot be combined with invoice_id."]},
+        )
+    payment = lock_objects.payment_for_update(organization, payment_id)
+    _details_update(payment, changes or {})
+    specs = _allocation_specs(invoice_id, allocations)
+    if specs:  # applying money (unapplying all is always allowed)
+        check_currency(
+            payment, organization, "invoice_id" if invoice_id is not _UNSET else "allocations"
+        )
+    if write_off_short_payment:
+        check_currency(payment, organization, "write_off_short_payment")
+    events: list[str] = []
+    if specs is not None or write_off_short_payment:
+        events += _money_update(payment, organization, specs, write_off_short_payment)
+    if reviewed is not None and _set_reviewed(payment, reviewed) and reviewed:
+        events.append("payment.reviewed")
+    _emit(payment, events)
+    return payment
+
+
+# --- unapplying, review -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unapplied:
+    """What ``payment_unapply`` reversed: the allocations, and what the money-event receivers
+    recorded for them (the accounting changes), so a caller never has to look for them."""
+
+    payment: Payment
+    allocations: list
+    recorded: list
+
+
+@transaction.atomic
+def payment_unapply(
+    *, organization, payment_id, invoice_id=None, by_clerk: bool, reason: str = ""
+) -> Unapplied:
+    """Take the payment's money back from its invoices (or from ``invoice_id`` only).
+
+    Nothing to unapply is not an error. ``by_clerk`` marks the payment as one matching must
+    never auto-apply again.
+    """
+    payment = lock_objects.payment_for_update(organization, payment_id)
+    active = [
+        allocation
+        for allocation in active_allocations(payment)
+        if invoice_id is None or str(allocation.invoice_id) == str(invoice_id)
+    ]
+    if not active:
+        return Unapplied(payment=payment, allocations=[], recorded=[])
+    invoices = lock_invoices(payment, active)
+    recorded = []
+    for allocation in active:
+        recorded += allocation_unapply(
+            payment, allocation, invoices[allocation.invoice_id], by_clerk=by_clerk, reason=reason
+        )
+    if by_clerk:
+        payment.auto_applied = False
+    save_money(payment)
+    _emit(payment, ["payment.unapplied"])
+    return Unapplied(payment=payment, allocations=active, recorded=recorded)
+
+
+@transaction.atomic
+def payment_mark_reviewed(*, organization, payment_id, reviewed: bool) -> Payment:
+    """Mark the payment reviewed (calling ``ARPILOT_PAYMENT_REVIEWED_HANDLERS``) or not."""
+    payment = lock_objects.payment_for_update(organization, payment_id)
+    if _set_reviewed(payment, reviewed) and reviewed:
+        _emit(payment, ["payment.reviewed"])
+    return payment
+
+
+# --- spreading a suggestion, auto-apply -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spread:
+    shares: list  # (invoice id, amount) in the invoices' order; a share may be zero
+    remaining: Decimal  # what no invoice took
+
+
+def amount_spread(amount: Decimal, invoice_ids, available: dict) -> Spread:
+    """The spreading rule of a suggestion: ``amount`` over ``invoice_ids`` in order, each
+    taking up to what it has ``available`` (ids missing from ``available`` are passed over)."""
+    shares = []
+    remaining = amount
+    for invoice_id in invoice_ids:
+        if invoice_id not in available:
+            continue
+        share = min(remaining, available[invoice_id])
+        shares.append((invoice_id, share))
+        remaining -= max(share, ZERO)
+    return Spread(shares=shares, remaining=remaining)
+
+
+def suggestion_allocations(
+    payment: Payment, *, amount: Decimal, invoice_ids, invoices: dict
+) -> list[dict]:
+    """The ``allocations`` for ``payment_update`` that apply a suggestion as auto-apply
+    would (``amount_spread``), replacing the payment's spread: what it holds on an invoice
+    counts as open there. ``invoices``: {pk: invoice} as read now; ``payment`` with
+    ``active_allocations`` prefetched (else they are read)."""
+    held_allocations = getattr(payment, "active_allocations", None)
+    if held_allocations is None:
+        held_allocations = active_allocations(payment)
+    held = {a.invoice_id: a.amount + a.write_off_amount for a in held_allocations}
+    available = {pk: invoice.amount_due + held.get(pk, ZERO) for pk, invoice in invoices.items()}
+    spread = amount_spread(min(amount, payment.amount), invoice_ids, available)
+    return [{"invoice_id": pk, "amount": share} for pk, share in spread.shares if share > 0]
+
+
+@transaction.atomic
+def payment_auto_apply(*, organization, payment_id, invoice_ids, amount: Decimal) -> bool:
+    """Apply a matching suggestion without a clerk, if it still fits; True when applied.
+
+    The payment must still be unmatched and never unapplied by a clerk; ``amount`` is spread
+    over ``invoice_ids`` by ``amount_spread`` (in the given order, each up to its open
+    balance), and every invoice must take a share and the whole amount be placed.
+    """
+    payment = lock_objects.payment_for_update(organization, payment_id)
+    if payment.status != Payment.Status.UNMATCHED or payment.unapplied_by_clerk:
+        return False
+    if amount <= 0 or amount > payment.amount:
+        return False
+    if payment_currency_mismatch(payment, organization_currency(organization)):
+        return False
+    invoices = lock_invoices(payment, [], invoice_ids)
+    if any(
+        invoices.get(pk) is None or invoices[pk].status not in Invoice.OPEN_STATUSES
+        for pk in invoice_ids
+    ):
+        return False
+    spread = amount_spread(
+        amount, invoice_ids, {pk: invoice.amount_due for pk, invoice in invoices.items()}
+    )
+    if spread.remaining > 0 or any(share <= 0 for _, share in spread.shares):
+        return False
+    for invoice_id, share in spread.shares:
+        allocation_apply(
+            payment,
+            invoices[invoice_id],
+            share,
+            applied_by=PaymentAllocation.AppliedBy.AUTO,
+            field="invoice_id",
+        )
+    payment.auto_applied = True
+    save_money(payment)
+    _emit(payment, ["payment.applied"])
+    return True

@@ -1,0 +1,134 @@
+"""The event outbox: events and their deliveries, written in the caller's transaction.
+
+Domain apps call ``event_emit`` inside their own transaction: the event and one delivery per
+subscribed active endpoint are written with their change, and after commit a send task is
+queued per endpoint (``queueing``). ``event_wanted`` tells a caller whether an event would be
+stored at all, so it can skip rendering one nobody subscribes to.
+"""
+
+import json
+
+from django.db import transaction
+from django.utils import timezone
+
+from arpilot.outbound.signing import json_safe
+from webhooks.events import EVENT_TYPES
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks.services.queueing import _send_on_commit
+
+
+def _event_type_check(event_type: str) -> None:
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"Unknown webhook event type {event_type!r}")
+
+
+def event_wanted(organization_id, event_type: str) -> bool:
+    """Whether any active endpoint of the organization subscribes to ``event_type`` (so
+    ``event_emit`` would store the event): render an event's data only when it is wanted."""
+    _event_type_check(event_type)
+    endpoints = WebhookEndpoint.objects.for_org(organization_id).filter(is_active=True)
+    return any(endpoint.subscribes_to(event_type) for endpoint in endpoints.only("events"))
+
+
+def event_emit(*, organization_id: int, event_type: str, data: dict) -> WebhookEvent | None:
+    """Record an event for delivery to the organization's subscribed active endpoints.
+
+    Call it inside the transaction of the change: a rollback discards the event too. Returns
+    None when no endpoint subscribes (nothing is stored).
+    """
+    _event_type_check(event_type)
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        return _event_record_one_statement(
+            connection, organization_id=organization_id, event_type=event_type, data=data
+        )
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.for_org(organization_id).filter(is_active=True)
+        if endpoint.subscribes_to(event_type)
+    ]
+    if not endpoints:
+        return None
+    return _event_record(
+        organization_id=organization_id, event_type=event_type, data=data, endpoints=endpoints
+    )
+
+
+def _event_new(*, organization_id, event_type, data) -> WebhookEvent:
+    event = WebhookEvent(organization_id=organization_id, event_type=event_type)
+    event.created_at = event.updated_at = timezone.now()
+    event.payload = {
+        "id": str(event.id),
+        "type": event_type,
+        "created_at": event.created_at.isoformat(),
+        "data": json_safe(data),
+    }
+    return event
+
+
+# Every event of every domain action passes here, so on PostgreSQL finding the subscribed
+# endpoints and writing the event and its deliveries is one statement (one round trip, no ORM
+# compilation); it writes exactly what ``_event_record`` writes. Only table names and a
+# constant are formatted in; every value is a parameter.
+_EMIT_SQL = f"""
+WITH endpoints AS (
+    SELECT id FROM {WebhookEndpoint._meta.db_table}
+    WHERE organization_id = %(organization_id)s AND is_active
+      AND (events @> '["*"]'::jsonb OR events @> %(event_types)s::jsonb)
+), event AS (
+    INSERT INTO {WebhookEvent._meta.db_table}
+        (id, organization_id, created_at, updated_at, event_type, payload)
+    SELECT %(id)s, %(organization_id)s, %(now)s, %(now)s, %(event_type)s, %(payload)s::jsonb
+    WHERE EXISTS (SELECT FROM endpoints)
+    RETURNING id
+)
+INSERT INTO {WebhookDelivery._meta.db_table}
+    (id, organization_id, created_at, updated_at, endpoint_id, event_id, status,
+     attempt_count, next_attempt_at, last_error)
+SELECT gen_random_uuid(), %(organization_id)s, %(now)s, %(now)s, endpoints.id, event.id,
+    '{WebhookDelivery.Status.PENDING}', 0, %(now)s, ''
+FROM endpoints CROSS JOIN event
+RETURNING endpoint_id
+"""  # noqa: S608
+
+
+def _event_record_one_statement(connection, *, organization_id, event_type, data):
+    event = _event_new(organization_id=organization_id, event_type=event_type, data=data)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _EMIT_SQL,
+            {
+                "organization_id": organization_id,
+                "event_types": json.dumps([event_type]),
+                "id": event.id,
+                "now": event.created_at,
+                "event_type": event_type,
+                "payload": json.dumps(event.payload),
+            },
+        )
+        endpoint_ids = [row[0] for row in cursor.fetchall()]
+    if not endpoint_ids:
+        return None
+    event._state.adding = False
+    event._state.db = connection.alias
+    for endpoint_id in endpoint_ids:
+        _send_on_commit(endpoint_id)
+    return event
+
+
+@transaction.atomic(savepoint=False)  # part of the caller's transaction, no savepoint
+def _event_record(*, organization_id, event_type, data, endpoints) -> WebhookEvent:
+    event = _event_new(organization_id=organization_id, event_type=event_type, data=data)
+    event.save(force_insert=True)
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            organization_id=organization_id,
+            endpoint=endpoint,
+            event=event,
+            next_attempt_at=event.created_at,
+        )
+        for endpoint in endpoints
+    )
+    for endpoint in endpoints:
+        _send_on_commit(endpoint.pk)
+    return event
