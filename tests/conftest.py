@@ -1,8 +1,27 @@
+import os
+import re
+
 import pytest
 from rest_framework.test import APIClient
 
 from arpilot import services
 from arpilot.celery import app as celery_app
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets a Redis database of its own for the cache: a test
+    that empties the cache (FLUSHDB) must not empty another worker's rate-limit counters."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    from django.conf import settings
+
+    offset = int(worker[2:]) + 1
+    for cache in {id(cache): cache for cache in settings.CACHES.values()}.values():
+        if cache["BACKEND"].endswith("RedisCache"):
+            cache["LOCATION"] = re.sub(
+                r"/(\d+)$", lambda m: f"/{(int(m.group(1)) + offset) % 16}", cache["LOCATION"]
+            )
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from arpilot.api.views import ListModelMixin, OrgScopedViewSet, RetrieveModelMixin
+from arpilot.queueing import task_send
 from payments import selectors, services, tasks
 from payments.api import serializers as s
 from payments.filters import PaymentFilterSet
@@ -111,7 +112,7 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
     )
     @action(detail=False, methods=["post"])
     def match(self, request):
-        tasks.payments_match_task.apply_async(args=[self.organization.pk])
+        task_send(tasks.payments_match_task, args=[self.organization.pk])
         return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 
 

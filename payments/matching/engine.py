@@ -1,5 +1,8 @@
 """The matching engine: indexes open invoices once, then ranks candidates for each payment.
 
+(Over 600 lines on purpose: one algorithm, the index and the scorer that reads it, whose
+hot loops share local structures; split across modules it would trade speed for imports.)
+
 Scores are log-odds: every piece of evidence adds a weight, the sum goes through a logistic
 curve. Weights were calibrated on bench/matching_accuracy.py. Matching one payment looks up
 only the invoices and customers its evidence points at (dict lookups, a bounded fuzzy step

@@ -11,7 +11,6 @@ from datetime import date
 
 import orjson
 from django.db import IntegrityError, connection, transaction
-from kombu.exceptions import OperationalError
 
 from arpilot.models import Organization
 from payments.models import PaymentSettings
@@ -40,14 +39,6 @@ def organization_currency(organization) -> str:
             pk=getattr(organization, "pk", organization)
         )
     return (currency or "").upper()
-
-
-def send(task, **options) -> None:
-    """Queue a task; if the broker is away, log it (imports are swept up again later)."""
-    try:
-        task.apply_async(retry=False, **options)
-    except (OperationalError, OSError) as exc:
-        logger.warning("%s not queued (%s)", task.name, exc)
 
 
 @contextmanager

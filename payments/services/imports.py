@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from arpilot.errors import ValidationFailed
 from arpilot.models import Organization
+from arpilot.queueing import task_send, task_send_on_commit
 
 # payments.tasks imports this package too; both sides only use the other's attributes when
 # called, so the cycle is safe at import time.
@@ -32,7 +33,6 @@ from payments.services.common import (
     collector_paused,
     copy_field,
     copy_rows,
-    send,
 )
 from webhooks.services import event_emit, event_wanted
 
@@ -125,7 +125,7 @@ def payment_import_create(
         csv_mapping=csv_mapping or None,
     )
     import_id = str(payment_import.pk)
-    transaction.on_commit(lambda: send(tasks.payment_import_task, args=[import_id]))
+    task_send_on_commit(tasks.payment_import_task, args=[import_id])
     return payment_import
 
 
@@ -441,12 +441,8 @@ def _import_run(payment_import) -> None:
     created_count = _import_done(payment_import, len(result.transactions))
     if created_count:
         org_id = payment_import.organization_id
-        transaction.on_commit(
-            lambda: send(
-                tasks.payments_match_task,
-                args=[org_id],
-                kwargs={"import_id": str(payment_import.pk)},
-            )
+        task_send_on_commit(
+            tasks.payments_match_task, args=[org_id], kwargs={"import_id": str(payment_import.pk)}
         )
 
 
@@ -574,5 +570,5 @@ def payment_imports_requeue_stale() -> int:
         ).values_list("pk", flat=True)[:100]
     )
     for import_id in stale:
-        send(tasks.payment_import_task, args=[str(import_id)])
+        task_send(tasks.payment_import_task, args=[str(import_id)])
     return len(stale)

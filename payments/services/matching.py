@@ -11,10 +11,10 @@ from datetime import date
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import Contact
-
 # payments.tasks imports this package too; both sides only use the other's attributes when
 # called, so the cycle is safe at import time.
+from arpilot.queueing import task_send_on_commit
+from customers.models import Contact
 from payments import lock_objects, tasks
 from payments.matching import MatchIndex, OpenInvoice, PayerHistory, PaymentInput, decide
 from payments.matching.parallel import suggest_chunks
@@ -25,7 +25,6 @@ from payments.services.common import (
     copy_rows,
     organization_currency,
     payment_settings_get,
-    send,
 )
 from payments.services.money import payment_auto_apply
 from receivables.models import Invoice
@@ -414,6 +413,4 @@ def payments_match_soon(*, organization, payment_ids: list) -> None:
         payments_match(organization=org_id, payment_ids=payment_ids)
         return
     ids = [str(pk) for pk in payment_ids]
-    transaction.on_commit(
-        lambda: send(tasks.payments_match_task, args=[org_id], kwargs={"payment_ids": ids})
-    )
+    task_send_on_commit(tasks.payments_match_task, args=[org_id], kwargs={"payment_ids": ids})

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from arpilot.errors import Conflict, ValidationFailed
 from arpilot.outbound import signing, ssrf, transport
+from arpilot.queueing import task_send
 from reconciliation import lock_objects
 from reconciliation.models import AccountingChange, SyncTarget
 from reconciliation.rendering import render_change
@@ -230,10 +231,7 @@ def sync_kick(organization_id) -> None:
     # Import cycle: reconciliation.tasks imports these services (its tasks call them).
     from reconciliation.tasks import sync_organization_task
 
-    try:
-        sync_organization_task.apply_async(args=[organization_id], retry=False)
-    except Exception as exc:
-        logger.warning("sync of organization %s not queued (%s); beat will", organization_id, exc)
+    task_send(sync_organization_task, args=[organization_id], later="the beat sweeper will")
 
 
 def _sync_kick_on_commit(organization) -> None:

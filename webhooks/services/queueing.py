@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from arpilot.queueing import task_send
 from webhooks.models import WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -66,20 +67,22 @@ def _enqueue(endpoint_id, countdown: float | None = None, *, force: bool = False
     try:
         if flag is not None and not cache.add(flag, 1, timeout=QUEUED_FLAG_TTL):
             return True  # a queued task will send it
-        send_due_task.apply_async(
-            args=[str(endpoint_id)],
-            kwargs={"flagged": flag is not None},
-            countdown=countdown,
-            retry=False,
-        )
-    except Exception as exc:
+    except Exception as exc:  # the cache is the broker's Redis: it is away too
+        logger.warning("webhook send flag for %s not set (%s)", endpoint_id, exc)
+        flag = None
+    sent = task_send(
+        send_due_task,
+        args=[str(endpoint_id)],
+        kwargs={"flagged": flag is not None},
+        countdown=countdown,
+        later="the sweeper will",
+    )
+    if not sent:
         _broker_down_until = time.monotonic() + BROKER_BACKOFF
-        logger.warning("webhook send for %s not queued (%s); the sweeper will", endpoint_id, exc)
         if flag is not None:
-            with contextlib.suppress(Exception):  # the cache is Redis too: the flag expires
+            with contextlib.suppress(Exception):  # the flag expires by itself
                 cache.delete(flag)
-        return False
-    return True
+    return sent
 
 
 def _send_on_commit(endpoint_id, countdown: float | None = None) -> None:
