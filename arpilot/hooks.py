@@ -58,6 +58,9 @@ class MoneyMoved:
     customer: Any = None
     payment: Any = None
     payload: dict = field(default_factory=dict)
+    # The journal entries just posted, as objects (with ``posted_lines``): receivers may
+    # describe them without reading them back. Not part of what is stored.
+    entries: tuple = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -119,6 +119,10 @@ def _line(account: Account, fund, *, debit=ZERO, credit=ZERO) -> dict:
     }
 
 
+def _created(entry):
+    return entry.created_at
+
+
 def _lines_of_entries(entry_ids: list) -> list[dict]:
     lines = (
         JournalLine.objects.filter(entry_id__in=entry_ids)
@@ -187,15 +191,27 @@ def payload_build(
     customer,
     payment,
     extra: dict,
+    entries: tuple = (),
 ) -> dict:
-    """The payload stored on a new change (JSON-safe: money as strings)."""
+    """The payload stored on a new change (JSON-safe: money as strings). ``entries``: the
+    journal entries just posted, with their ``posted_lines`` (read from the database when
+    not given)."""
     entry_ids = _entry_ids_given(extra)
     if not entry_ids:
         entry_ids = [
             str(entry.pk) for entry in _entries_found(change_type, invoice=invoice, payment=payment)
         ]
     entry_date = None
-    if entry_ids:
+    posted = {str(entry.pk): entry for entry in entries if hasattr(entry, "posted_lines")}
+    if entry_ids and set(entry_ids) <= set(posted):
+        in_order = sorted((posted[entry_id] for entry_id in entry_ids), key=_created)
+        lines = [
+            _line(line.account, line.fund, debit=line.debit, credit=line.credit)
+            for entry in in_order
+            for line in entry.posted_lines
+        ]
+        entry_date = in_order[0].date
+    elif entry_ids:
         lines = _lines_of_entries(entry_ids)
         entry_date = (
             JournalEntry.objects.filter(pk__in=entry_ids)

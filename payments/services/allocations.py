@@ -71,11 +71,17 @@ def _customer_of(invoice: Invoice):
 
 
 def _money_event(
-    payment: Payment, change_type: str, amount: Decimal, invoice: Invoice, payload: dict
+    payment: Payment,
+    change_type: str,
+    amount: Decimal,
+    invoice: Invoice,
+    payload: dict,
+    entries: tuple = (),
 ) -> list:
     """Tell the receivers (accounting changes) that money moved; what they recorded."""
     return hooks.dispatch(
         hooks.MoneyMoved(
+            entries=entries,
             organization=payment.organization,
             change_type=change_type,
             amount=amount,
@@ -94,6 +100,14 @@ def _money_event(
     )
 
 
+def _lines_of(entry) -> list:
+    """The entry's lines: as just posted when the ledger kept them, else read."""
+    posted = getattr(entry, "posted_lines", None)
+    if posted is not None:
+        return sorted(posted, key=lambda line: line.id)
+    return list(entry.lines.select_related("account").order_by("id"))
+
+
 def _entry_payload(entry) -> dict:
     lines = [
         {
@@ -103,7 +117,7 @@ def _entry_payload(entry) -> dict:
             "debit": str(line.debit),
             "credit": str(line.credit),
         }
-        for line in entry.lines.select_related("account").order_by("id")
+        for line in _lines_of(entry)
     ]
     return {"journal_entry_id": str(entry.pk), "date": entry.date.isoformat(), "lines": lines}
 
@@ -139,6 +153,7 @@ def allocation_apply(
             "applied_by": applied_by,
             **_entry_payload(entry),
         },
+        entries=(entry,),
     )
     return allocation
 

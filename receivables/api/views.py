@@ -69,7 +69,8 @@ class InvoiceViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
             lines=data.pop("lines", None),
             **data,
         )
-        return self.respond(self.reload(invoice), status=status.HTTP_201_CREATED)
+        # invoice_create hands back the invoice with its lines: no need to read it again.
+        return self.respond(invoice, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
         invoice = self.get_object()

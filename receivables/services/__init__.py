@@ -43,7 +43,13 @@ from receivables.services.ledger import (
     organization_ledger_setup,
 )
 from receivables.services.overdue import OVERDUE_BATCH, invoices_mark_overdue
-from receivables.services.state import Status, customer_today, derive_status, money_moving
+from receivables.services.state import (
+    Status,
+    customer_today,
+    derive_status,
+    is_prefetched,
+    money_moving,
+)
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
@@ -75,6 +81,7 @@ __all__ = [
     "invoice_update",
     "invoice_void",
     "invoices_mark_overdue",
+    "is_prefetched",
     "ledger_post",
     "ledger_reverse",
     "money_moving",

@@ -98,8 +98,28 @@ def _reverse_issue(invoice: Invoice, memo: str) -> JournalEntry | None:
     return ledger_reverse(entry=entry, date=timezone.localdate(), memo=memo, source="invoice")
 
 
-def _save_lines(invoice: Invoice, specs: list[LineSpec]) -> list[InvoiceLine]:
-    """Replace the invoice's lines with ``specs``, reusing existing rows (and their ids)."""
+def _save_lines(invoice: Invoice, specs: list[LineSpec], *, new: bool = False) -> list[InvoiceLine]:
+    """Replace the invoice's lines with ``specs``, reusing existing rows (and their ids);
+    a ``new`` invoice's lines are inserted in one statement."""
+    if new:
+        claimed = sorted(spec.id for spec in specs if spec.id is not None)
+        if claimed:
+            raise ValidationFailed(
+                f"Line {claimed[0]} is not a line of this invoice.",
+                fields={"lines": [f"Unknown line id {claimed[0]}."]},
+            )
+        return InvoiceLine.objects.bulk_create(
+            InvoiceLine(
+                organization_id=invoice.organization_id,
+                invoice=invoice,
+                position=position,
+                amount=spec.amount,
+                note=spec.note,
+                account=spec.account,
+                fund=spec.fund,
+            )
+            for position, spec in enumerate(specs)
+        )
     existing = list(invoice.lines.order_by("position", "id"))
     by_id = {line.id: line for line in existing}
     claimed = {spec.id for spec in specs if spec.id is not None}

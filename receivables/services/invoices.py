@@ -41,6 +41,7 @@ from receivables.services.state import (
     _money_event,
     _status_events,
     derive_status,
+    keep_prefetched,
 )
 
 APLOS_ID_SEQUENCE = "receivables_invoice_aplos_id_seq"
@@ -192,21 +193,24 @@ def _issue(
     *,
     amount_due: Decimal,
     cash_account: Account | None,
-) -> None:
+) -> list[InvoiceOfflinePayment]:
     """Post the issue entry, tell the receivers, record what was paid before the invoice was
-    recorded (``amount_due`` below the amount), and derive the status."""
+    recorded (``amount_due`` below the amount), and derive the status; the offline payments
+    recorded."""
     entry = _post_issue(invoice, saved_lines, invoice.issue_date)
     _money_event(invoice, "invoice_created", invoice.amount, entry)
-    if amount_due < invoice.amount:
-        _record_offline(
-            invoice,
-            amount=invoice.amount - amount_due,
-            received_date=invoice.issue_date,
-            cash_account=cash_account,
-            source=InvoiceOfflinePayment.Source.OPENING,
-        )
+    if amount_due == invoice.amount:
+        return []  # the status was derived before the insert
+    offline = _record_offline(
+        invoice,
+        amount=invoice.amount - amount_due,
+        received_date=invoice.issue_date,
+        cash_account=cash_account,
+        source=InvoiceOfflinePayment.Source.OPENING,
+    )
     invoice.status = derive_status(invoice)
     invoice.save(update_fields=["amount_due", "status", "updated_at"])
+    return [offline]
 
 
 @transaction.atomic
@@ -235,7 +239,6 @@ def invoice_create(
         raise ValidationFailed("Unknown customer.", fields={"customer_id": ["Unknown customer."]})
     aplos_id = _next_aplos_id(organization)
     invoice_number = invoice_number or str(aplos_id)
-    _check_number_free(organization, invoice_number)
     ar_account = ar_account or default_account(organization, Account.Role.RECEIVABLE)
     _validate_ar_account(ar_account)
     lines, amount = _lines_and_amount(organization, lines, amount)
@@ -265,12 +268,17 @@ def invoice_create(
         notes=notes,
         ar_account=ar_account,
     )
+    if not is_draft:
+        invoice.status = derive_status(invoice)  # pending or overdue: nothing received yet
     _insert_invoice(invoice)
     aplos_contact_for(customer)
-    saved_lines = _save_lines(invoice, lines)
+    saved_lines = _save_lines(invoice, lines, new=True)
+    offline = []
     if not is_draft:
-        _issue(invoice, saved_lines, amount_due=amount_due, cash_account=cash_account)
+        offline = _issue(invoice, saved_lines, amount_due=amount_due, cash_account=cash_account)
     _check_requested_status(invoice, status)
+    # Everything the invoice renders with is in hand: the event and the API's reply use it.
+    keep_prefetched(invoice, lines=saved_lines, offline_payments=offline)
     events = ["invoice.created"]
     if invoice.status == Status.OVERDUE:
         events.append("invoice.overdue")

@@ -180,7 +180,6 @@ class Posting:
     credit: Decimal = ZERO
 
 
-@transaction.atomic
 def ledger_post(
     *,
     organization,
@@ -209,6 +208,14 @@ def ledger_post(
     unbalanced = {fund: amount for fund, amount in per_fund.items() if amount != 0}
     if unbalanced:
         raise ValueError(f"Journal entry does not balance per fund: {unbalanced}")
+    # Checked above, written below with no savepoint of its own inside a caller's
+    # transaction: nothing recovers from a failure half-way through an entry, so the
+    # caller's transaction fails whole (and two statements are saved per entry).
+    with transaction.atomic(savepoint=False):
+        return _entry_write(org_id, date, kind, lines, memo, source, invoice, reverses)
+
+
+def _entry_write(org_id, date, kind, lines, memo, source, invoice, reverses) -> JournalEntry:
     entry = JournalEntry.objects.create(
         organization_id=org_id,
         date=date,
@@ -218,7 +225,7 @@ def ledger_post(
         invoice=invoice,
         reverses=reverses,
     )
-    JournalLine.objects.bulk_create(
+    entry.posted_lines = JournalLine.objects.bulk_create(
         JournalLine(
             organization_id=org_id,
             entry=entry,
@@ -228,7 +235,7 @@ def ledger_post(
             credit=line.credit,
         )
         for line in lines
-    )
+    )  # kept on the entry: receivers describe it without reading it back
     return entry
 
 
@@ -238,7 +245,6 @@ REVERSAL_KIND = {
 }
 
 
-@transaction.atomic
 def ledger_reverse(
     *, entry: JournalEntry, date: date, memo: str = "", source: str = ""
 ) -> JournalEntry:

@@ -53,14 +53,35 @@ def _money_event(
             invoice=invoice,
             customer=invoice.customer,
             payload=payload,
+            entries=tuple(entry for entry in entries if entry is not None),
         )
     )
+
+
+def keep_prefetched(invoice: Invoice, *, lines: list, offline_payments: list) -> None:
+    """Record on ``invoice`` the lines and offline payments a service has just written, as
+    Django's prefetch would, so rendering it (event, API reply) reads nothing again."""
+    invoice._prefetched_objects_cache = {
+        "lines": list(lines),
+        "offline_payments": list(offline_payments),
+    }
+
+
+def is_prefetched(invoice: Invoice) -> bool:
+    """Whether ``invoice`` carries its lines and offline payments (``keep_prefetched``)."""
+    cache = getattr(invoice, "_prefetched_objects_cache", {})
+    return "lines" in cache and "offline_payments" in cache
 
 
 def _emit(invoice: Invoice, event_types: list[str]) -> None:
     if not event_types:
         return
-    data = event_payload(invoice_get(organization=invoice.organization_id, pk=invoice.pk))
+    rendered = (
+        invoice
+        if is_prefetched(invoice)
+        else invoice_get(organization=invoice.organization_id, pk=invoice.pk)
+    )
+    data = event_payload(rendered)
     for event_type in dict.fromkeys(event_types):
         event_emit(organization_id=invoice.organization_id, event_type=event_type, data=data)
 

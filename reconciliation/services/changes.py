@@ -58,11 +58,11 @@ def _next_sequence(organization_id: int) -> int:
     return (last["last"] or 0) + 1
 
 
-@transaction.atomic
 def change_record_from_event(event: hooks.MoneyMoved) -> AccountingChange:
     """Record a pending accounting change for the money that moved (``receivers.money_moved``).
 
-    Called inside the lower app's transaction, after its ledger posting. The event's
+    Called inside the lower app's transaction (one INSERT: no savepoint of its own), after
+    its ledger posting. The event's
     ``payload`` may name the ledger entries (``journal_entry_id``/``journal_entry_ids``) and
     override ``date`` or ``memo``; other keys are kept as they are.
     """
@@ -98,6 +98,7 @@ def change_record_from_event(event: hooks.MoneyMoved) -> AccountingChange:
             customer=customer,
             payment=payment,
             extra=dict(payload or {}),
+            entries=event.entries,
         ),
     )
     return change

@@ -1,0 +1,81 @@
+"""SQL statements per write request, pinned at two sizes of book so none grows with the data.
+
+(bench/api_load.py --queries prints the same counts against a seeded book; the figures and
+the targets are in bench/README.md.)
+"""
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import CustomerFactory
+from tests.receivables.factories import make_invoice
+
+pytestmark = pytest.mark.django_db
+
+POSTGRES = connection.vendor == "postgresql"
+# Statements including BEGIN/COMMIT and savepoints, as bench/api_load.py counts them.
+CREATE_INVOICE = 18 if POSTGRES else 19  # SQLite: the Aplos id counter row (2 statements)
+IMPORT_UNMATCHED = 22
+APPLY = 39
+
+
+def _book(org, size: int):
+    customer = CustomerFactory(organization=org, company_name="Book Customer")
+    for index in range(size):
+        make_invoice(org, customer=customer, amount="50.00", invoice_number=f"BOOK-{index}")
+    return customer
+
+
+def _count(call) -> tuple[int, object]:
+    with CaptureQueriesContext(connection) as captured:
+        response = call()
+    assert 200 <= response.status_code < 300, response.content
+    return len(captured), response
+
+
+def _create_invoice(api, customer, number):
+    return api.post(
+        "/api/v1/invoices",
+        {
+            "invoice_number": number,
+            "customer_id": str(customer.pk),
+            "amount": "123.45",
+            "due_date": (date.today() + timedelta(days=30)).isoformat(),
+        },
+        format="json",
+    )
+
+
+def _import_payment(api, name):
+    return api.post(
+        "/api/v1/payments",
+        {
+            "amount": "123.45",
+            "payment_date": date.today().isoformat(),
+            "payer_name": name,
+            "payer_reference": "no reference here",
+        },
+        format="json",
+    )
+
+
+@pytest.mark.parametrize("size", [2, 40])
+def test_write_requests_cost_a_fixed_number_of_statements(api, org, size):
+    customer = _book(org, size)
+    _create_invoice(api, customer, "WARM-UP")  # first-use rows (Aplos contact, settings)
+    _import_payment(api, "Warm Up")
+
+    create, invoice = _count(lambda: _create_invoice(api, customer, "Q-1"))
+    imported, payment = _count(lambda: _import_payment(api, "Wire transfer 1"))
+    applied, _ = _count(
+        lambda: api.patch(
+            f"/api/v1/payments/{payment.json()['data']['id']}",
+            {"invoice_id": invoice.json()["data"]["id"]},
+            format="json",
+        )
+    )
+
+    assert (create, imported, applied) == (CREATE_INVOICE, IMPORT_UNMATCHED, APPLY)
