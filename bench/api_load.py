@@ -3,10 +3,11 @@
     .venv/bin/python -m bench.api_load --clients 16 --seconds 20
     .venv/bin/python -m bench.api_load --clients 64 --seconds 20
     .venv/bin/python -m bench.api_load --queries          # SQL per request, no load
+    .venv/bin/python -m bench.api_load --app-dir /tmp/arpilot-head   # another checkout
 
 Each run (re)creates its own PostgreSQL database (``arpilot_bench_load``; ``--database-url``),
 migrates it, seeds one organization (``--customers`` 200 customers, ``--invoices`` 2,000
-overdue invoices, through the services), creates an API key with ``manage.py
+overdue invoices, through the services; names and amounts from ``bench.book``), creates an API key with ``manage.py
 create_api_key``, flushes a Redis db of its own (``--redis-url``, db 9), starts
 ``gunicorn arpilot.wsgi:application --workers 4 --threads 4`` on a free port and one
 ``celery -A arpilot worker --concurrency 2`` against them (``ARPILOT_API_RATE`` set high so
@@ -34,6 +35,10 @@ dropped unless ``--keep``.
 test client + ``CaptureQueriesContext``) against a database seeded the same way; Celery
 tasks run eagerly (``task_always_eager``), so a request's count includes the tasks it
 queues, matching included (with fewer than 20,000 open invoices it runs inline anyway).
+
+``--app-dir DIR`` measures the application in DIR (e.g. ``git archive HEAD | tar -x -C DIR``,
+to measure a commit while this tree is being edited) with this checkout's benchmark; see
+``use_app_dir``.
 """
 
 import argparse
@@ -52,6 +57,8 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse
 
+from bench.book import service_customer_names, service_invoices
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 APP_DIR = BASE_DIR  # --app-dir: the application to measure (e.g. a `git archive` of a commit)
 
@@ -64,16 +71,6 @@ TARGET_RPS = 150.0  # at 16 clients
 TARGET_P95_MS = 250.0  # every kind, at 16 clients
 TARGET_MAX_MS_64 = 5000.0  # at 64 clients: no request over 5 s
 QUERY_TARGETS = {"create invoice": 12, "import payment": 15, "apply": 20}
-
-WORDS_A = (
-    "Blue Ridge", "Northwind", "Granite", "Silver Lake", "Redwood", "Harbor", "Summit",
-    "Cedar", "Ironside", "Golden Gate", "Maple", "Riverbend", "Sunrise", "Westfield",
-    "Pioneer", "Lakeshore", "Oakmont", "Evergreen", "Highland", "Bayview",
-)  # fmt: skip
-WORDS_B = (
-    "Logistics LLC", "Plumbing Inc.", "Traders", "Dental Group", "Builders Co.",
-    "Analytics Ltd", "Bakery", "Farms", "Electric Supply", "Media Partners",
-)  # fmt: skip
 
 
 def loadavg() -> str:
@@ -239,15 +236,10 @@ def seed(customers: int, invoices: int) -> tuple:
     from customers import services as customer_services
     from receivables import services as receivables
 
-    rng = random.Random(7)
-    names = [f"{a} {b}" for b in WORDS_B for a in WORDS_A]
     organization = org_services.organization_create(name=ORG_NAME)
     made = []
     with transaction.atomic():
-        for index in range(customers):
-            name = names[index % len(names)]
-            if index >= len(names):
-                name = f"{name} {index // len(names) + 1}"
+        for index, name in enumerate(service_customer_names(customers)):
             slug = f"c{index}"
             made.append(
                 customer_services.customer_create(
@@ -264,18 +256,17 @@ def seed(customers: int, invoices: int) -> tuple:
                     address=f"{100 + index} Commerce Way",
                 )
             )
-    today = date.today()
+    book = list(service_invoices(invoices, date.today()))
     for start in range(0, invoices, 100):
         with transaction.atomic():
-            for number in range(start + 1, min(start + 100, invoices) + 1):
-                issued = today - timedelta(days=35 + number % 60)
+            for number, invoice_number, amount, issued, due in book[start : start + 100]:
                 receivables.invoice_create(
                     organization=organization,
                     customer=made[number % len(made)],
-                    invoice_number=f"INV-{number:06d}",
-                    amount=Decimal(rng.randrange(5_000, 500_000)) / 100,
+                    invoice_number=invoice_number,
+                    amount=amount,
                     issue_date=issued,
-                    due_date=issued + timedelta(days=30),
+                    due_date=due,
                 )
     return organization, [(str(c.pk), c.company_name) for c in made]
 
@@ -530,13 +521,35 @@ def pct(values: list[float], p: float) -> float:
 # --- modes -------------------------------------------------------------------------------------
 
 
-def setup(args) -> tuple:
+APP_PACKAGES = ("arpilot", "customers", "receivables", "payments", "reconciliation", "webhooks")
+
+
+def use_app_dir(app_dir: Path | None) -> None:
+    """Measure the application in ``app_dir`` (``--app-dir``) instead of this checkout.
+
+    The one place in ``bench/`` that edits ``sys.path``, on purpose: ``--app-dir`` runs this
+    checkout's benchmark against another checkout's code (e.g. a ``git archive`` of a commit
+    while this tree is being edited). gunicorn, the Celery worker and ``manage.py`` get it
+    from their working directory and ``PYTHONPATH`` (``child_env``), but this process also
+    runs the application (migrate, seeding through the services, ``--queries``), so the
+    measured packages must come first on its own path and this checkout's must not shadow
+    them. That only works before Django or an application package is imported, which is
+    checked (``bench.book`` imports none at import time). The ``bench`` package itself stays
+    this checkout's: it is already imported.
+    """
     global APP_DIR
-    APP_DIR = Path(args.app_dir).resolve() if args.app_dir else BASE_DIR
-    if APP_DIR != BASE_DIR:  # this checkout's packages must not shadow the measured ones
-        sys.path[:] = [p for p in sys.path if p not in ("", ".", str(BASE_DIR))]
-    sys.path.insert(0, str(APP_DIR))
+    APP_DIR = app_dir.resolve() if app_dir else BASE_DIR
+    if APP_DIR != BASE_DIR:
+        loaded = [name for name in ("django", *APP_PACKAGES) if name in sys.modules]
+        if loaded:
+            raise RuntimeError(f"--app-dir: {', '.join(loaded)} already imported from here")
+        here = ("", ".", str(BASE_DIR))
+        sys.path[:] = [str(APP_DIR), *(p for p in sys.path if p not in here)]
     os.chdir(APP_DIR)  # Celery's Django fixup puts the working directory first on sys.path
+
+
+def setup(args) -> tuple:
+    use_app_dir(Path(args.app_dir) if args.app_dir else None)
     os.environ["DATABASE_URL"] = args.database_url
     os.environ["REDIS_URL"] = args.redis_url
     os.environ["ARPILOT_API_RATE"] = args.rate

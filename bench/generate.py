@@ -14,18 +14,10 @@ import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+
+from bench.book import list_customer_name, list_invoices
 
 ORG_NAME = "Bench Org"
-# (status, share): paid and pending dominate, as in a live receivables book.
-STATUS_MIX = [
-    ("paid", 40),
-    ("pending", 30),
-    ("overdue", 20),
-    ("partial", 8),
-    ("draft", 1),
-    ("void", 1),
-]
 
 
 def setup_django() -> None:
@@ -60,7 +52,7 @@ def _customer_rows(organization_id: int, count: int, now: datetime, token: str):
             organization_id,
             now,
             now,
-            f"Bench Customer {n:06d} Inc",
+            list_customer_name(n),
             f"BC-{token}-{n:06d}",
             f"{n} Market Street, Springfield",
             "UTC",
@@ -68,21 +60,9 @@ def _customer_rows(organization_id: int, count: int, now: datetime, token: str):
 
 
 def _invoice_rows(organization_id, customers, ar_account_id, start_aplos_id, count, today, rng):
-    statuses = [status for status, share in STATUS_MIX for _ in range(share)]
     base = datetime.now(UTC) - timedelta(days=400)
-    for n in range(count):
-        status = rng.choice(statuses)
-        issue = today - timedelta(days=rng.randrange(0, 365))
-        amount = Decimal(rng.randrange(1_000, 5_000_000)) / 100
-        if status == "overdue":
-            due = min(issue + timedelta(days=30), today - timedelta(days=1))
-            issue = min(issue, due)
-        else:
-            due = max(issue + timedelta(days=30), today + timedelta(days=1))
-        amount_due = {
-            "paid": Decimal("0.00"),
-            "partial": (amount / 2).quantize(Decimal("0.01")),
-        }.get(status, amount)
+    invoices = list_invoices(count, today, rng)
+    for n, (status, issue, due, amount, amount_due) in enumerate(invoices):
         created = base + timedelta(seconds=n * 30)
         yield (
             uuid.uuid4(),

@@ -1,9 +1,9 @@
 """Payment import end to end vs a raw psycopg COPY of the same rows, on PostgreSQL.
 
-    .venv/bin/python bench/import_csv.py [--rows 100000]
+    .venv/bin/python -m bench.import_csv [--rows 100000]
         [--database-url postgres://postgres@127.0.0.1:5432/arpilot_bench_pay_import]
 
-(Re)creates the bench database, writes a realistic CSV bank export (bench/gen_bank_csv.py:
+(Re)creates the bench database, writes a realistic CSV bank export (``bench.book.generate_csv``:
 about 85 % credits, 15 % debits, bank transaction ids) and times:
 
 * import: ``payment_import_create`` (store the file, sniff it) + ``payment_import_run``
@@ -23,14 +23,28 @@ import os
 import sys
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT))
+from bench.book import generate_csv
+from bench.matching_db import backend_pid, cpu_seconds, recreate_database
 
 TARGET_RATIO = 3.0
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/arpilot_bench_pay_import"
+
+
+def import_rows(payment_import, result) -> tuple[dict, list[tuple]]:
+    """A whole parsed file's credits as payment rows (tuples in ``IMPORT_COLUMNS`` order),
+    with the values they share: what ``payment_import_run`` writes, built in one go for the
+    baseline (the import itself builds them batch by batch while it parses)."""
+    from payments.services.imports import _import_row_tuples, _import_shared
+
+    shared, organization_currency = _import_shared(payment_import)
+    rows = _import_row_tuples(
+        result.transactions,
+        file_currency=result.currency or organization_currency,
+        file_account=result.account or "",
+        seen_prints={},
+    )
+    return shared, rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-fail", action="store_true", help="print the figures, never exit 1")
     args = parser.parse_args(argv)
 
-    from matching_db import backend_pid, cpu_seconds, recreate_database
-
     recreate_database(args.database_url)
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.pop("REDIS_URL", None)
@@ -56,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     call_command("migrate", verbosity=0)
 
     from django.db import connection, transaction
-    from gen_bank_csv import generate_csv
 
     from arpilot.services import organization_create
     from payments import importers, services, tasks
     from payments.models import Payment, PaymentImport
+    from payments.services.imports import IMPORT_COLUMNS
 
     # The follow-up tasks (the import task itself, matching) are not part of the measurement.
     tasks.payment_import_task.apply_async = lambda *a, **k: None
@@ -75,11 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     result = importers.parse(data)
     parse_alone = time.perf_counter() - started
     holder = PaymentImport(organization=baseline_org, pk=uuid.uuid4())
-    shared, varying = services._import_rows(holder, result)
+    shared, varying = import_rows(holder, result)
     shared["payment_import_id"] = None
     # The baseline holds ids as uuid.UUID, as rows built by hand for psycopg would.
     varying = [(uuid.UUID(row[0]), *row[1:]) for row in varying]
-    rows = [dict(shared, **dict(zip(services.IMPORT_COLUMNS, row, strict=True))) for row in varying]
+    rows = [dict(shared, **dict(zip(IMPORT_COLUMNS, row, strict=True))) for row in varying]
     fields = Payment._meta.concrete_fields
     columns = ", ".join(field.column for field in fields)
     values = [[row[field.attname] for field in fields] for row in rows]

@@ -1,9 +1,9 @@
 """Scale of the matching engine alone (no database): index build + suggest + decide for all.
 
-    .venv/bin/python bench/matching_scale.py [--payments 100000] [--invoices 100000] [--customers 20000]
+    .venv/bin/python -m bench.matching_scale [--payments 100000] [--invoices 100000] [--customers 20000]
 
 Runs the given size, then both doubled, and prints the seconds and the ratio. The data comes
-from the accuracy benchmark's generator (noisy payer names, varied references, partial
+from the accuracy benchmark's generator (``bench.book.matching_book``) (noisy payer names, varied references, partial
 payments, several invoices per payment, payments for no invoice). Targets: engine only
 ≤ 15 s at 100k (headroom for the database part of the 30 s budget), doubling ≤ 2.3x.
 """
@@ -15,13 +15,8 @@ import gc
 import os
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from matching_accuracy import SHORT_PAY_ABSOLUTE, SHORT_PAY_RATIO, TODAY, generate
-
+from bench.book import SHORT_PAY_ABSOLUTE, SHORT_PAY_RATIO, TODAY, matching_book
 from payments.matching import MatchIndex, decide
 from payments.matching.parallel import suggest_all
 
@@ -40,7 +35,7 @@ def run(
 ) -> tuple[float, float, float, int]:
     """Wall seconds to build the index and to match every payment, CPU seconds of both,
     and how many payments were auto-applied."""
-    dataset = generate(
+    dataset = matching_book(
         seed=seed, customers=customers, invoices=invoices, payments=payments, labels=False
     )
     inputs = [case.payment for case in dataset.cases]

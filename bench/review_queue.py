@@ -9,23 +9,19 @@ before every request (every row rendered, as on the first view of new payments).
 
 Writes to the database it is given: it migrates it and creates (once; later runs reuse it)
 the organization "Bench Review Queue" with 50 customers, 150 invoices and 50 matched
-payments:
+payments (``bench.book.review_book``):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/arpilot_ui_bench \
-        .venv/bin/python bench/review_queue.py --runs 30
+        .venv/bin/python -m bench.review_queue --runs 30
 """
 
 import argparse
 import os
 import statistics
-import sys
 import time
-from datetime import timedelta
-from decimal import Decimal
-from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+from bench.book import review_book
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arpilot.settings")
 
 ORG_NAME = "Bench Review Queue"
@@ -49,33 +45,29 @@ def _setup():
     org = Organization.objects.filter(name=ORG_NAME).first()
     if org is None:
         org = org_services.organization_create(name=ORG_NAME)
-        today = timezone.localdate()
         payment_ids = []
-        for index in range(PAYMENTS):
-            name = f"Bench Customer {index:03d} Inc"
+        for spec in review_book(PAYMENTS, timezone.localdate()):
             customer = customer_services.customer_create(
                 organization=org,
-                company_name=name,
-                contacts=[{"contact_name": f"Payer {index}", "email": f"ap{index}@bench.example"}],
-                external_id=f"BC-{index:04d}",
+                company_name=spec.name,
+                contacts=[{"contact_name": spec.contact_name, "email": spec.email}],
+                external_id=spec.external_id,
             )
-            invoices = [
+            for number, amount, issue_date, due_date in spec.invoices:
                 receivable_services.invoice_create(
                     organization=org,
                     customer=customer,
-                    invoice_number=f"BQ-{index:03d}-{n}",
-                    amount=Decimal(100 + index + n * 25),
-                    issue_date=today - timedelta(days=30 + n * 10),
-                    due_date=today - timedelta(days=n * 10),
+                    invoice_number=number,
+                    amount=amount,
+                    issue_date=issue_date,
+                    due_date=due_date,
                 )
-                for n in range(3)
-            ]
             payment = payment_services.payment_create(
                 organization=org,
-                amount=invoices[0].amount + invoices[1].amount,
-                payment_date=today - timedelta(days=index % 7),
-                payer_name=name.upper(),
-                payer_reference=f"{invoices[0].invoice_number} {invoices[1].invoice_number}",
+                amount=spec.payment_amount,
+                payment_date=spec.payment_date,
+                payer_name=spec.name.upper(),
+                payer_reference=spec.payer_reference,
                 payment_method="ACH",
             )
             payment_ids.append(payment.pk)

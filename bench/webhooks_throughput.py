@@ -10,7 +10,7 @@ Needs PostgreSQL and Redis, and writes to the database it is given (it migrates 
 throwaway organization and deletes it again):
 
     DATABASE_URL=postgres://postgres@127.0.0.1/arpilot_bench REDIS_URL=redis://127.0.0.1:6379/5 \
-        .venv/bin/python bench/webhooks_throughput.py --events 2000
+        .venv/bin/python -m bench.webhooks_throughput --events 2000
 
 The worker runs as production runs it (``celery -A arpilot worker``: the prefork pool, one
 process per core); ``--pool threads --concurrency 8`` tries a threaded worker instead.
@@ -28,8 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+BASE_DIR = Path(__file__).resolve().parent.parent  # the checkout: the Celery worker runs from it
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arpilot.settings")
 os.environ["ARPILOT_WEBHOOKS_ALLOW_INSECURE"] = "1"  # the receiver is on loopback
 

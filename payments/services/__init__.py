@@ -8,8 +8,6 @@ defines it.
 from payments.services.allocations import AllocationSpec, payment_currency_mismatch
 from payments.services.common import payment_settings_get
 from payments.services.imports import (
-    IMPORT_COLUMNS,
-    _import_rows,  # bench/import_csv.py
     payment_import_create,
     payment_import_run,
     payment_imports_requeue_stale,
@@ -28,12 +26,10 @@ from payments.services.money import (
 )
 
 __all__ = [
-    "IMPORT_COLUMNS",
     "AllocationSpec",
     "MatchRun",
     "Spread",
     "Unapplied",
-    "_import_rows",
     "amount_spread",
     "payment_auto_apply",
     "payment_create",

@@ -203,18 +203,6 @@ def _import_row_tuples(
     return rows
 
 
-def _import_rows(payment_import, result) -> tuple[dict, list[tuple]]:
-    """A whole parsed file's credits as payment rows, with the values they share."""
-    shared, organization_currency = _import_shared(payment_import)
-    rows = _import_row_tuples(
-        result.transactions,
-        file_currency=result.currency or organization_currency,
-        file_account=result.account or "",
-        seen_prints={},
-    )
-    return shared, rows
-
-
 # --- inserting --------------------------------------------------------------------------------
 
 
