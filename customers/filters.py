@@ -4,7 +4,7 @@ from django.db.models import Q
 from customers.models import Contact, Customer
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilterSet(django_filters.FilterSet):
     search = django_filters.CharFilter(
         method="filter_search", label="Company name or external customer ID (case-insensitive)"
     )
@@ -24,7 +24,7 @@ class CustomerFilter(django_filters.FilterSet):
         return queryset.filter(tags__id=value)
 
 
-class ContactFilter(django_filters.FilterSet):
+class ContactFilterSet(django_filters.FilterSet):
     customer_id = django_filters.UUIDFilter(
         field_name="customer_id", required=True, label="Customer UUID (required)"
     )

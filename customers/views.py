@@ -6,14 +6,14 @@ from django.shortcuts import render
 
 from arpilot.workspace import org_object_or_404, paginate, workspace_view
 from customers import selectors
-from customers.filters import CustomerFilter
+from customers.filters import CustomerFilterSet
 
 
 @workspace_view
 def customer_list(request):
     """Customers, searchable by name or external id, filtered by tag."""
     organization = request.organization
-    filterset = CustomerFilter(
+    filterset = CustomerFilterSet(
         request.GET, queryset=selectors.customer_list(organization=organization)
     )
     queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()

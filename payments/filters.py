@@ -1,8 +1,9 @@
-"""FilterSets of payments, shared by the API and (later) the clerk pages."""
+"""FilterSets of payments, shared by the API and the clerk pages (the review queue and the
+payment list render ``PaymentFilterSet``'s form as their filter bar)."""
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from payments.models import Payment, PaymentAllocation
 
@@ -31,7 +32,12 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+AUTO_APPLIED_CHOICES = [("", "Any"), ("true", "Auto-applied"), ("false", "Not auto-applied")]
+
+
 class PaymentFilterSet(django_filters.FilterSet):
+    """The payments API's filters; the clerk pages use ``PAGE_FILTERS`` of them."""
+
     invoice_id = django_filters.UUIDFilter(
         method="filter_invoice", help_text="Payments (partly) applied to this invoice"
     )
@@ -39,11 +45,42 @@ class PaymentFilterSet(django_filters.FilterSet):
         method="filter_reviewed",
         help_text="`true`: reviewed; `false`: the review queue (also `True`/`False`, `1`/`0`)",
     )
-    status = django_filters.ChoiceFilter(choices=Payment.Status.choices, help_text="Status")
+    status = django_filters.ChoiceFilter(
+        choices=Payment.Status.choices, label="Status", empty_label="Any", help_text="Status"
+    )
+    search = django_filters.CharFilter(
+        method="filter_search",
+        label="Payer or reference",
+        max_length=200,
+        help_text="Part of the payer name, the payer reference or the external payment ID "
+        "(case-insensitive)",
+    )
+    auto_applied = StrictBooleanFilter(
+        field_name="auto_applied",
+        label="Auto-applied",
+        widget=forms.Select(choices=AUTO_APPLIED_CHOICES),
+        help_text="`true`: applied by the matcher without a clerk; `false`: not",
+    )
+    import_id = django_filters.UUIDFilter(
+        field_name="payment_import_id",
+        label="Import",
+        widget=forms.HiddenInput,
+        help_text="Payments of this bank-file import",
+    )
 
     class Meta:
         model = Payment
         fields = []
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(payer_name__icontains=value)
+            | Q(payer_reference__icontains=value)
+            | Q(external_payment_id__icontains=value)
+        )
 
     def filter_reviewed(self, queryset, name, value):
         return queryset.filter(reviewed=value)
@@ -56,3 +93,8 @@ class PaymentFilterSet(django_filters.FilterSet):
                 )
             )
         )
+
+
+# The filters of the clerk pages' filter bar (the review queue and the payment list); the
+# pages ignore the API's other parameters, as they always did.
+PAGE_FILTERS = ("search", "status", "auto_applied", "import_id")

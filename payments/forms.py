@@ -5,8 +5,6 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 
-from payments.models import Payment
-
 MAX_MONEY = Decimal("999999999999.99")
 
 
@@ -39,21 +37,6 @@ def parse_money(raw: str) -> Decimal:
     if value > MAX_MONEY:
         raise forms.ValidationError("Too large.")
     return value
-
-
-class QueueFilterForm(forms.Form):
-    """Filters of the review queue and the payment list."""
-
-    search = forms.CharField(label="Payer or reference", required=False, max_length=200)
-    status = forms.ChoiceField(
-        label="Status", required=False, choices=[("", "Any"), *Payment.Status.choices]
-    )
-    auto_applied = forms.ChoiceField(
-        label="Auto-applied",
-        required=False,
-        choices=[("", "Any"), ("true", "Auto-applied"), ("false", "Not auto-applied")],
-    )
-    import_id = forms.UUIDField(label="Import", required=False, widget=forms.HiddenInput)
 
 
 class AllocationsForm(forms.Form):

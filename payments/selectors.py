@@ -2,6 +2,7 @@
 
 from django.db.models import Prefetch, Q
 
+from payments.filters import PAGE_FILTERS, PaymentFilterSet
 from payments.models import MatchSuggestion, Payment, PaymentAllocation, PaymentImport
 from receivables.models import Invoice
 
@@ -70,31 +71,18 @@ def payment_review_list(*, organization):
     )
 
 
-def payment_queue(*, organization, filters: dict | None, reviewed: bool | None = None):
-    """``payment_review_list`` filtered (``filters``: a valid ``QueueFilterForm``'s cleaned
-    data; None, an invalid one: nothing), newest first."""
-    queryset = payment_review_list(organization=organization)
-    queryset = queryset.none() if filters is None else _queue_filter(queryset, filters)
+def payment_queue(*, organization, params, reviewed: bool | None = None):
+    """``payment_review_list`` filtered by ``PaymentFilterSet`` (the API's) with the clerk
+    pages' parameters of ``params`` (a query dict; the others are ignored), newest first.
+
+    Returns the FilterSet (its form is the page's filter bar) and the payments: none when a
+    parameter is invalid."""
+    data = {name: params[name] for name in PAGE_FILTERS if name in params}
+    filterset = PaymentFilterSet(data, queryset=payment_review_list(organization=organization))
+    queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     if reviewed is not None:
         queryset = queryset.filter(reviewed=reviewed)
-    return queryset.order_by("-payment_date", "-created_at", "-id")
-
-
-def _queue_filter(queryset, filters: dict):
-    term = filters["search"].strip()
-    if term:
-        queryset = queryset.filter(
-            Q(payer_name__icontains=term)
-            | Q(payer_reference__icontains=term)
-            | Q(external_payment_id__icontains=term)
-        )
-    if filters["status"]:
-        queryset = queryset.filter(status=filters["status"])
-    if filters["auto_applied"]:
-        queryset = queryset.filter(auto_applied=filters["auto_applied"] == "true")
-    if filters["import_id"]:
-        queryset = queryset.filter(payment_import_id=filters["import_id"])
-    return queryset
+    return filterset, queryset.order_by("-payment_date", "-created_at", "-id")
 
 
 def payment_allocation_history(*, organization, payment):

@@ -26,6 +26,6 @@ def payments_match_task(
 
 
 @shared_task(name="payments.tasks.imports_requeue_stale")
-def imports_requeue_stale() -> int:
+def imports_requeue_stale_task() -> int:
     """Re-queue imports whose task was lost (broker down, worker killed)."""
     return services.payment_imports_requeue_stale()

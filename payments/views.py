@@ -29,7 +29,7 @@ from arpilot.workspace import (
 )
 from payments import presenters, selectors, services
 from payments.api.serializers import IMPORT_MAX_BYTES
-from payments.forms import AllocationsForm, ImportForm, QueueFilterForm
+from payments.forms import AllocationsForm, ImportForm
 from payments.models import Payment
 from payments.presenters import Snapshot
 from receivables.models import Invoice
@@ -42,12 +42,12 @@ SEARCH_LIMIT = 10
 
 
 def _queue_context(request, *, reviewed: bool | None):
-    form = QueueFilterForm(request.GET)
-    queryset = selectors.payment_queue(
-        organization=request.organization,
-        filters=form.cleaned_data if form.is_valid() else None,
-        reviewed=reviewed,
+    filterset, queryset = selectors.payment_queue(
+        organization=request.organization, params=request.GET, reviewed=reviewed
     )
+    form = filterset.form
+    for bound_field in form:
+        bound_field.help_text = ""  # the API's parameter descriptions; the filter bar has none
     page = paginate(request, queryset, per_page=QUEUE_PAGE)
     payments = list(page.object_list)
     presenters.attach_suggestions(request.organization, payments)

@@ -26,6 +26,7 @@ from payments.models import Payment
 from receivables.models import Invoice
 from receivables.views import aging_summary
 from reconciliation import services
+from reconciliation.filters import ANY_STATUS, AccountingChangeFilterSet
 from reconciliation.models import AccountingChange
 
 DSO_DAYS = 90
@@ -105,24 +106,39 @@ def _changes(organization):
     )
 
 
+# The page's filters of ``AccountingChangeFilterSet`` (the API's), and what each is when
+# absent or not valid: the page opens on the pending tab (the API's default is approved) and
+# ignores an unknown status (``any`` included: every tab is one status) or change type.
+PAGE_FILTERS = {"status": Status.PENDING, "change_type": ""}
+
+
+def _change_filterset(params, queryset) -> AccountingChangeFilterSet:
+    """A valid ``AccountingChangeFilterSet`` of the page's parameters of ``params``."""
+    data = {name: params.get(name) or default for name, default in PAGE_FILTERS.items()}
+    if data["status"] == ANY_STATUS:
+        data["status"] = PAGE_FILTERS["status"]
+    filterset = AccountingChangeFilterSet(data, queryset=queryset)
+    if not filterset.is_valid():
+        data.update({name: PAGE_FILTERS[name] for name in filterset.errors})
+        filterset = AccountingChangeFilterSet(data, queryset=queryset)
+        filterset.is_valid()
+    return filterset
+
+
 @workspace_view
 def change_list(request):
     """Accounting changes of one status (tabs with counts); pending ones can be approved or
     rejected, one or many at once, failed ones retried."""
     organization = request.organization
-    status = request.GET.get("status") or Status.PENDING
-    if status not in Status.values:
-        status = Status.PENDING
+    filterset = _change_filterset(request.GET, _changes(organization))
+    status = filterset.form.cleaned_data["status"]
     counts = dict(
         AccountingChange.objects.for_org(organization)
         .values_list("status")
         .annotate(n=Count("id"))
         .values_list("status", "n")
     )
-    queryset = _changes(organization).filter(status=status)
-    change_type = request.GET.get("change_type", "")
-    if change_type in AccountingChange.ChangeType.values:
-        queryset = queryset.filter(change_type=change_type)
+    queryset = filterset.qs
     order = "sequence" if status in (Status.PENDING, Status.APPROVED) else "-sequence"
     page = paginate(request, queryset.order_by(order))
     return render(
@@ -133,7 +149,7 @@ def change_list(request):
             "tabs": [(value, label, counts.get(value, 0)) for value, label in TABS],
             "page_obj": page,
             "changes": page.object_list,
-            "change_type": change_type,
+            "change_type": request.GET.get("change_type", ""),
             "change_types": AccountingChange.ChangeType.choices,
         },
     )

@@ -3,7 +3,7 @@ import django_filters
 from webhooks.models import WebhookDelivery
 
 
-class DeliveryFilter(django_filters.FilterSet):
+class DeliveryFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=WebhookDelivery.Status.choices,
         label="pending (waiting for its next attempt), succeeded or failed (gave up)",

@@ -16,7 +16,7 @@ from arpilot.workspace import (
 )
 from webhooks import selectors, services
 from webhooks.events import ALL_EVENTS, EVENT_TYPES
-from webhooks.filters import DeliveryFilter
+from webhooks.filters import DeliveryFilterSet
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 NEW_SECRET_KEY = "arpilot_webhook_new_secret"
@@ -84,7 +84,7 @@ def endpoint_detail(request, pk):
     pending_secret = request.session.get(NEW_SECRET_KEY)
     if pending_secret and pending_secret.get("id") == str(endpoint.pk):
         new_secret = request.session.pop(NEW_SECRET_KEY)["secret"]
-    filterset = DeliveryFilter(
+    filterset = DeliveryFilterSet(
         request.GET,
         queryset=selectors.delivery_list(organization=organization, endpoint_id=endpoint.pk),
     )

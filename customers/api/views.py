@@ -11,7 +11,7 @@ from arpilot.api.views import (
 )
 from customers import selectors, services
 from customers.api import serializers as s
-from customers.filters import ContactFilter, CustomerFilter
+from customers.filters import ContactFilterSet, CustomerFilterSet
 
 
 class CustomerViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
@@ -46,7 +46,7 @@ class CustomerViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
         "update": s.CustomerUpdateInput,
         "partial_update": s.CustomerUpdateInput,
     }
-    filterset_class = CustomerFilter
+    filterset_class = CustomerFilterSet
 
     def scoped_queryset(self, organization):
         return selectors.customer_list(organization=organization)
@@ -107,7 +107,7 @@ class ContactViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
         "update": s.ContactUpdateInput,
         "partial_update": s.ContactUpdateInput,
     }
-    filterset_class = ContactFilter
+    filterset_class = ContactFilterSet
 
     def scoped_queryset(self, organization):
         return selectors.contact_list(organization=organization)

@@ -146,14 +146,38 @@ def test_idempotency_key_with_a_different_body_is_422(api):
     assert Customer.objects.count() == 1
 
 
-def test_idempotency_key_in_flight_is_409(api, org):
-    IdempotencyKey.objects.create(organization=org, key="busy", request_fingerprint="x" * 64)
+def _fingerprint(path: str, payload: dict) -> str:
+    """The fingerprint the API computes for a JSON POST of ``payload`` to ``path``."""
+    from rest_framework.request import Request
+    from rest_framework.settings import api_settings
+    from rest_framework.test import APIRequestFactory
 
-    response = api.post(
-        "/api/v1/customers", customer_payload(), format="json", HTTP_IDEMPOTENCY_KEY="busy"
+    from arpilot.api import idempotency
+
+    request = Request(
+        APIRequestFactory().post(path, payload, format="json"),
+        parsers=[parser() for parser in api_settings.DEFAULT_PARSER_CLASSES],
+    )
+    return idempotency._fingerprint(request)
+
+
+def test_idempotency_key_in_flight_is_409(api, org):
+    payload = customer_payload()
+    IdempotencyKey.objects.create(
+        organization=org,
+        key="busy",
+        request_fingerprint=_fingerprint("/api/v1/customers", payload),
     )
 
-    assert response.status_code in {409, 422}
+    response = api.post("/api/v1/customers", payload, format="json", HTTP_IDEMPOTENCY_KEY="busy")
+
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "conflict"
+    assert "still being processed" in error["message"]
+    assert Customer.objects.count() == 0
+    record = IdempotencyKey.objects.get(organization=org, key="busy")
+    assert record.state == IdempotencyKey.State.IN_PROGRESS
 
 
 def test_idempotency_keys_are_per_organization(api, other_api):
@@ -183,6 +207,7 @@ def test_concurrent_requests_with_one_key_create_one_customer():
     org = services.organization_create(name="Concurrent Co")
     _, key = services.api_key_create(organization=org, name="t")
     statuses: list[int] = []
+    conflict_codes: list[str] = []
 
     def post():
         client = APIClient()
@@ -191,6 +216,8 @@ def test_concurrent_requests_with_one_key_create_one_customer():
             "/api/v1/customers", customer_payload(), format="json", HTTP_IDEMPOTENCY_KEY="race"
         )
         statuses.append(response.status_code)
+        if response.status_code == 409:
+            conflict_codes.append(response.json()["error"]["code"])
         connection.close()
 
     threads = [threading.Thread(target=post) for _ in range(8)]
@@ -202,6 +229,7 @@ def test_concurrent_requests_with_one_key_create_one_customer():
     assert Customer.objects.filter(organization=org).count() == 1
     assert set(statuses) <= {201, 409}
     assert 201 in statuses
+    assert set(conflict_codes) <= {"conflict"}
 
 
 def test_money_json_numbers_are_parsed_as_decimal():

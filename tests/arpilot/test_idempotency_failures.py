@@ -84,7 +84,9 @@ def test_a_4xx_is_still_stored_and_replayed(api, monkeypatch):
     again = api.post("/api/v1/customers", customer_payload(), format="json", **headers)
 
     assert first.status_code == again.status_code == 409
+    assert first.json()["error"]["code"] == again.json()["error"]["code"] == "conflict"
     assert again["Idempotent-Replayed"] == "true"
+    assert Customer.objects.count() == 1
 
 
 def test_release_leaves_a_claim_another_request_took_over(org):

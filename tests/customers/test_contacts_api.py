@@ -160,7 +160,9 @@ def test_deleting_the_only_contact_is_409(api, org):
     response = api.delete(f"/api/v1/contacts/{only.pk}")
 
     assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
     assert Contact.objects.filter(pk=only.pk).exists()
+    assert Contact.objects.count() == 1
 
 
 def test_contacts_of_another_organization_are_404(api, other_api, org):

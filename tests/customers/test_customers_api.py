@@ -105,7 +105,10 @@ def test_duplicate_external_customer_id_is_409_with_existing_id(api, org):
     response = api.post("/api/v1/customers", customer_payload(), format="json")
 
     assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
     assert response.json()["error"]["existing_id"] == str(existing.pk)
+    assert list(Customer.objects.values_list("pk", flat=True)) == [existing.pk]
+    assert not Contact.objects.exists()
 
 
 def test_get_customer_includes_contacts_and_tags(api, org):

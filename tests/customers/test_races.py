@@ -172,6 +172,7 @@ def test_tag_name_clash_is_409_with_existing_id(api, org):
 
     for response in (created, renamed):
         assert response.status_code == 409
+        assert response.json()["error"]["code"] == "conflict"
         assert response.json()["error"]["existing_id"] == str(tag.pk)
         assert response.json()["error"]["fields"] == {
             "name": ["A tag with this name already exists."]

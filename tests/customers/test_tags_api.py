@@ -32,7 +32,9 @@ def test_tag_names_are_unique_case_insensitively(api, org):
     response = api.post("/api/v1/tags", {"name": "vip"}, format="json")
 
     assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
     assert "name" in response.json()["error"]["fields"]
+    assert list(Tag.objects.for_org(org).values_list("name", flat=True)) == ["VIP"]
 
 
 def test_same_tag_name_in_another_organization_is_fine(api, other_org):
@@ -98,6 +100,8 @@ def test_renaming_a_tag_onto_another_is_409(api, org):
     response = api.put(f"/api/v1/tags/{tag.pk}", {"name": "TAKEN"}, format="json")
 
     assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+    assert sorted(Tag.objects.for_org(org).values_list("name", flat=True)) == ["mine", "taken"]
 
 
 def test_assign_counts_only_new_assignments(api, org):

@@ -1,26 +1,11 @@
-"""Builders for payments tests."""
+"""Builders for payments tests (``make_payment`` lives in ``tests.factories``)."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Sum
-from django.utils import timezone
 
-from payments import services
 from receivables.models import Account, Invoice, JournalLine
-from tests.receivables.factories import make_invoice  # noqa: F401 (re-exported)
-
-
-def make_payment(organization, *, amount="100.00", days_ago=1, **kwargs):
-    """An unmatched payment (created through the service, not matched)."""
-    kwargs.setdefault("payer_name", "Somebody Else")
-    return services.payment_create(
-        organization=organization,
-        amount=Decimal(str(amount)),
-        payment_date=kwargs.pop("payment_date", None)
-        or timezone.localdate() - timedelta(days=days_ago),
-        **kwargs,
-    )
+from tests.factories import make_invoice, make_payment  # noqa: F401 (re-exported)
 
 
 def ar_balance(organization) -> Decimal:

@@ -1,29 +1,8 @@
-"""Builders for receivables tests."""
+"""Builders for receivables tests (``make_invoice`` lives in ``tests.factories``)."""
 
 from datetime import date, timedelta
-from decimal import Decimal
 
-from django.utils import timezone
-
-from receivables import services
-from tests.factories import CustomerFactory
-
-
-def make_invoice(organization, *, customer=None, amount="100.00", due_in_days=30, **kwargs):
-    """An issued invoice (through the service, so the ledger has its entry)."""
-    customer = customer or CustomerFactory(organization=organization)
-    today = timezone.localdate()
-    kwargs.setdefault("invoice_number", f"INV-{services._next_aplos_id(organization):05d}")
-    kwargs.setdefault("issue_date", today)
-    if "amount_due" in kwargs:
-        kwargs["amount_due"] = Decimal(kwargs["amount_due"])
-    return services.invoice_create(
-        organization=organization,
-        customer=customer,
-        amount=Decimal(amount),
-        due_date=kwargs.pop("due_date", None) or today + timedelta(days=due_in_days),
-        **kwargs,
-    )
+from tests.factories import make_invoice  # noqa: F401 (re-exported)
 
 
 def invoice_payload(customer, **overrides) -> dict:

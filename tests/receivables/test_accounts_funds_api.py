@@ -1,5 +1,7 @@
 import pytest
 
+from receivables.models import Account, Fund
+
 pytestmark = pytest.mark.django_db
 
 
@@ -39,6 +41,8 @@ def test_duplicate_account_number_is_409(api):
     )
 
     assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+    assert not Account.objects.filter(name="Petty cash").exists()
 
 
 @pytest.mark.parametrize(
@@ -79,7 +83,10 @@ def test_funds_have_integer_ids(api):
         ]
         == "Roof"
     )
-    assert api.post("/api/v1/funds", {"name": "roof"}, format="json").status_code == 409
+    clash = api.post("/api/v1/funds", {"name": "roof"}, format="json")
+    assert clash.status_code == 409
+    assert clash.json()["error"]["code"] == "conflict"
+    assert Fund.objects.filter(name__iexact="roof").count() == 1
 
 
 def test_other_organizations_accounts_and_funds_are_404(api, other_api):

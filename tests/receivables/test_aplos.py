@@ -224,7 +224,13 @@ def test_seed_examples_replayed(api, aplos_org):
     # Receiving again is a conflict; deleting a receivable that received money too
     again = api.put(f"{BASE}/{rid}/receive", {}, format="json")
     assert again.status_code == 409
-    assert api.delete(f"{BASE}/{rid}").status_code == 409
+    assert again.json()["error"]["code"] == "conflict"
+    deleted = api.delete(f"{BASE}/{rid}")
+    assert deleted.status_code == 409
+    assert deleted.json()["error"]["code"] == "conflict"
+    invoice.refresh_from_db()
+    assert invoice.status == "paid"
+    assert JournalEntry.objects.filter(invoice=invoice, kind="payment").count() == 1
 
 
 def test_delete_replays_the_seed(api, aplos_org):
@@ -296,7 +302,10 @@ def test_duplicate_reference_num_is_409(api, org):
     body = {**SEED_POST_BODY, "lines": [{"amount": 10}]}
     api.post(BASE, body, format="json")
 
-    assert api.post(BASE, body, format="json").status_code == 409
+    again = api.post(BASE, body, format="json")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "conflict"
+    assert Invoice.objects.for_org(org).count() == 1
 
 
 def test_account_id_header_must_match(api, org):

@@ -55,6 +55,7 @@ def _one_created_rest_conflict(results, created_status=201):
     [winner] = [body for status, body in results if status == created_status]
     for status, body in results:
         if status == 409:
+            assert body["error"]["code"] == "conflict", body
             assert body["error"]["existing_id"] == str(winner["data"]["id"]), body
     return winner
 

@@ -50,6 +50,7 @@ def test_aplos_put_after_money_cannot_change_lines(api, org):
     )
 
     assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
     invoice.refresh_from_db()
     assert (invoice.amount, invoice.notes) == (Decimal("100.00"), "")
 

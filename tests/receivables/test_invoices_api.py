@@ -294,6 +294,10 @@ def test_changing_amount_after_money_is_409(api, org, customer):
     response = api.patch(f"/api/v1/invoices/{invoice.id}", {"amount": 150}, format="json")
 
     assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+    invoice.refresh_from_db()
+    assert (invoice.amount, invoice.amount_due) == (Decimal("100.00"), Decimal("90.00"))
+    assert JournalEntry.objects.filter(invoice=invoice).count() == 2  # issue, payment
 
 
 def test_void_reverses_the_issue(api, org, customer):
@@ -307,6 +311,9 @@ def test_void_reverses_the_issue(api, org, customer):
         f"/api/v1/invoices/{invoice.id}", {"external_payment_amount": 1}, format="json"
     )
     assert again.status_code == 409
+    assert again.json()["error"]["code"] == "conflict"
+    assert not InvoiceOfflinePayment.objects.filter(invoice=invoice).exists()
+    assert JournalEntry.objects.filter(invoice=invoice).count() == 2  # issue, its reversal
 
 
 def test_void_after_money_is_409(api, org, customer):
@@ -315,8 +322,11 @@ def test_void_after_money_is_409(api, org, customer):
     response = api.patch(f"/api/v1/invoices/{invoice.id}", {"status": "void"}, format="json")
 
     assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
     invoice.refresh_from_db()
     assert invoice.status == "partial"
+    assert invoice.amount_due == Decimal("90.00")
+    assert not JournalEntry.objects.filter(invoice=invoice, kind="issue_reversal").exists()
 
 
 def test_draft_is_not_posted_until_issued(api, org, customer):
@@ -329,6 +339,9 @@ def test_draft_is_not_posted_until_issued(api, org, customer):
         f"/api/v1/invoices/{created['id']}", {"external_payment_amount": 1}, format="json"
     )
     assert money.status_code == 409
+    assert money.json()["error"]["code"] == "conflict"
+    assert not JournalEntry.objects.exists()
+    assert not InvoiceOfflinePayment.objects.exists()
 
     issued = api.patch(f"/api/v1/invoices/{created['id']}", {"status": "pending"}, format="json")
 

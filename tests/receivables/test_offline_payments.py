@@ -187,6 +187,9 @@ def test_reverse_over_the_api(api, org, customer):
         f"{url}/offline-payments/{payment.pk}/reverse", {"reason": "Again"}, format="json"
     )
     assert again.status_code == 409
+    assert again.json()["error"]["code"] == "conflict"
+    assert api.get(url).json()["data"] == data
+    assert JournalEntry.objects.filter(kind="payment_reversal").count() == 1
 
 
 @pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "   "}])

@@ -28,8 +28,8 @@ def test_task_marks_past_due_open_invoices_overdue_and_is_idempotent(org):
     set_due(paid, today - timedelta(days=10), status="paid")
 
     with mock.patch("receivables.services.overdue.event_emit") as emit:
-        assert tasks.invoices_mark_overdue.delay().get() == 2
-    assert tasks.invoices_mark_overdue.delay().get() == 0
+        assert tasks.invoices_mark_overdue_task.delay().get() == 2
+    assert tasks.invoices_mark_overdue_task.delay().get() == 0
 
     statuses = dict(Invoice.objects.values_list("pk", "status"))
     assert statuses[past.pk] == "overdue"

@@ -23,6 +23,7 @@ def test_fund_name_differing_in_case_is_409_with_existing_id(api, org):
     response = api.post("/api/v1/funds", {"name": "BUILDING fund"}, format="json")
 
     assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
     assert response.json()["error"]["existing_id"] == str(first["id"])
     assert "name" in response.json()["error"]["fields"]
     assert Fund.objects.for_org(org).filter(name__iexact="building fund").count() == 1
@@ -36,7 +37,9 @@ def test_renaming_a_fund_onto_another_is_409_and_own_case_change_is_fine(api, or
     own = api.patch(f"/api/v1/funds/{a['id']}", {"name": "ALPHA"}, format="json")
 
     assert clash.status_code == 409
+    assert clash.json()["error"]["code"] == "conflict"
     assert clash.json()["error"]["existing_id"] == str(a["id"])
+    assert Fund.objects.get(pk=b["id"]).name == "Beta"
     assert own.status_code == 200
     assert own.json()["data"]["name"] == "ALPHA"
 
@@ -56,4 +59,7 @@ def test_duplicate_account_number_is_409_with_existing_id(api, org):
 
     for response in (created, moved):
         assert response.status_code == 409
+        assert response.json()["error"]["code"] == "conflict"
         assert response.json()["error"]["existing_id"] == str(existing.pk)
+    assert Account.objects.for_org(org).filter(account_number=4000).count() == 1
+    assert Account.objects.get(pk=other["id"]).account_number == 4100

@@ -280,6 +280,9 @@ def test_retry_through_the_api(api, org, invoice):
     assert response.json()["data"]["attempts"] == 0
     assert conflict.status_code == 409
     assert conflict.json()["error"]["code"] == "conflict"
+    synced_before = {k: v for k, v in vars(synced).items() if not k.startswith("_")}
+    synced.refresh_from_db()
+    assert {k: v for k, v in vars(synced).items() if not k.startswith("_")} == synced_before
 
 
 # --- sync target ----------------------------------------------------------------------------

@@ -249,10 +249,14 @@ def test_redeliver_a_pending_delivery_is_a_conflict(api, org):
     endpoint = _endpoint(org)
     delivery = _delivery(endpoint, "pending")
 
+    before = WebhookDelivery.objects.filter(pk=delivery.pk).values().get()
+
     response = api.post(f"/api/v1/webhooks/{endpoint.pk}/deliveries/{delivery.pk}/redeliver")
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
+    assert WebhookDelivery.objects.filter(pk=delivery.pk).values().get() == before
+    assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 1
 
 
 def test_redeliver_through_another_endpoint_is_a_404(api, org):

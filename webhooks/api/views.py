@@ -14,7 +14,7 @@ from arpilot.errors import NotFound
 from webhooks import selectors, services
 from webhooks.api import serializers as s
 from webhooks.events import ALL_EVENTS
-from webhooks.filters import DeliveryFilter
+from webhooks.filters import DeliveryFilterSet
 
 
 class WebhookEndpointViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
@@ -101,7 +101,7 @@ class WebhookEndpointViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSe
         """This endpoint's deliveries, newest first, each with its attempts."""
         endpoint = self.get_object()
         queryset = selectors.delivery_list(organization=self.organization, endpoint_id=endpoint.pk)
-        filterset = DeliveryFilter(request.query_params, queryset=queryset)
+        filterset = DeliveryFilterSet(request.query_params, queryset=queryset)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         page = self.paginate_queryset(filterset.qs)
