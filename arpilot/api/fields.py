@@ -2,23 +2,11 @@
 
 import re
 import zoneinfo
-from decimal import Decimal
 
 from rest_framework import serializers
 
 HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _TIMEZONES = frozenset(zoneinfo.available_timezones())
-
-
-class MoneyField(serializers.DecimalField):
-    """Two decimal places, at most 12 digits before the point, never negative."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_digits", 14)
-        kwargs.setdefault("decimal_places", 2)
-        kwargs.setdefault("min_value", Decimal("0"))
-        kwargs.setdefault("coerce_to_string", False)
-        super().__init__(**kwargs)
 
 
 class TimezoneField(serializers.CharField):

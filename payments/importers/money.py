@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from .types import MAX_AMOUNT
+from arpilot.money import CENT
 
-TWO_PLACES = Decimal("0.01")
+from .types import MAX_AMOUNT
 
 _SYMBOLS = "$€£¥₹₣₽₺₩₪"
 _ISO_CODE = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])", re.ASCII)
@@ -254,7 +254,7 @@ def amount_from_minor_units(digits: str, currency: str | None) -> Decimal:
         raise AmountError(f"amount {digits!r} is not a number")
     exponent = minor_unit_exponent(currency)
     value = Decimal(int(digits)).scaleb(-exponent)
-    quantized = value.quantize(TWO_PLACES)
+    quantized = value.quantize(CENT)
     if quantized != value:
         raise AmountError(
             f"amount {value:.{exponent}f} {(currency or '').upper()} has {exponent} decimal "

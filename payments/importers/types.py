@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from arpilot.money import MAX_AMOUNT  # noqa: F401  re-exported to the parsers
+
 FORMAT_CSV = "csv"
 FORMAT_OFX = "ofx"
 FORMAT_CAMT053 = "camt053"
@@ -16,8 +18,6 @@ FORMATS = (FORMAT_CSV, FORMAT_OFX, FORMAT_CAMT053, FORMAT_BAI2, FORMAT_MT940)
 # The raw text kept with a rejected line is cut at this many characters.
 RAW_LIMIT = 500
 
-# The largest amount a payment row can hold: DecimalField(max_digits=14, decimal_places=2).
-MAX_AMOUNT = Decimal("999999999999.99")
 
 
 class ImportFileError(Exception):

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 from rapidfuzz.distance import Levenshtein
 
+from arpilot.money import CENT
+
 # Words that introduce an invoice number; stripped from the front of a number ("INV-1042").
 INVOICE_WORDS = ("INVOICENO", "INVOICES", "INVOICE", "INVNUM", "INVNO", "INVS", "INV", "BILL")
 # Words that may sit between the invoice word and the digits ("Invoice No. 1042").
@@ -51,12 +53,10 @@ _DIGIT_RE = re.compile(r"\d")
 # Separators allowed inside one spelled invoice number ("INV - 2024/0017", "Inv. No. 1042").
 _JOIN_SEPARATOR_RE = re.compile(r"^[\s\-_/:.]{0,3}$")
 
-_CENT = Decimal("0.01")
-
 
 def to_cents(amount: Decimal) -> int:
     """Whole cents of a Decimal amount (rounded half up to two places)."""
-    return int(amount.quantize(_CENT, rounding=ROUND_HALF_UP).scaleb(2))
+    return int(amount.quantize(CENT, rounding=ROUND_HALF_UP).scaleb(2))
 
 
 def from_cents(cents: int) -> Decimal:

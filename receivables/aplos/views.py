@@ -10,7 +10,7 @@ receivable that was since voided or that is still a draft in ARPilot can see wha
 """
 
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -24,6 +24,7 @@ from arpilot.api.permissions import HasOrganization
 from arpilot.api.schema import ArpilotAutoSchema
 from arpilot.api.views import OrgScopedViewSet
 from arpilot.errors import NotFound
+from arpilot.timezones import zone
 from receivables import selectors, services
 from receivables.aplos import serializers as s
 from receivables.aplos.services import (
@@ -92,10 +93,7 @@ class AplosAutoSchema(ArpilotAutoSchema):
 
 
 def _tz(organization) -> ZoneInfo:
-    try:
-        return ZoneInfo(organization.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone(organization.timezone)
 
 
 def render_receivable(invoice, tz, *, lines=True, modified=True, received=True, tags=None) -> dict:

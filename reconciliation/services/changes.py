@@ -17,6 +17,7 @@ from arpilot import hooks
 from arpilot.actors import current_actor
 from arpilot.errors import ApplicationError
 from arpilot.models import Organization
+from arpilot.money import CENT
 from payments.models import PaymentAllocation
 from payments.services import payment_unapply
 from receivables.models import Invoice
@@ -35,8 +36,6 @@ from reconciliation.services.common import (
     _wrong_status,
 )
 from reconciliation.services.sync import _sync_kick_on_commit
-
-CENT = Decimal("0.01")
 
 SEQUENCE_NAME = "reconciliation_change_sequence"
 
