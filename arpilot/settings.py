@@ -260,7 +260,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": False,
     "DATE_INPUT_FORMATS": ["%Y-%m-%d"],
-    "DATE_FORMAT": "%Y-%m-%d",
+    "DATE_FORMAT": "iso-8601",  # date.isoformat(): years below 1000 keep four digits
     "STRICT_JSON": True,
 }
 SPECTACULAR_SETTINGS = {

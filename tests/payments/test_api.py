@@ -804,3 +804,16 @@ def test_reviewed_filter_takes_true_or_false_only(api, org):
 
     assert response.status_code == 400
     assert "reviewed" in response.json()["error"]["fields"]
+
+
+def test_a_date_before_year_1000_is_rendered_with_four_digits(api, org):
+    response = api.post(
+        "/api/v1/payments",
+        {"amount": "10.00", "payment_date": "0702-02-19"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["data"]["payment_date"] == "0702-02-19"
+    fetched = api.get(f"/api/v1/payments/{response.json()['data']['id']}").json()["data"]
+    assert fetched["payment_date"] == "0702-02-19"
