@@ -19,7 +19,6 @@ FORMATS = (FORMAT_CSV, FORMAT_OFX, FORMAT_CAMT053, FORMAT_BAI2, FORMAT_MT940)
 RAW_LIMIT = 500
 
 
-
 class ImportFileError(Exception):
     """The file as a whole cannot be read as a bank file (the API answers 400)."""
 
