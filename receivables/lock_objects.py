@@ -11,5 +11,6 @@ def invoices_for_update(organization, ids) -> list[Invoice]:
         Invoice.objects.for_org(organization)
         .filter(pk__in=list(ids))
         .order_by("pk")
-        .select_for_update()
+        .select_related("customer")  # read with it: its timezone decides overdue
+        .select_for_update(of=("self",))
     )

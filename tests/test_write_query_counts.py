@@ -19,7 +19,7 @@ POSTGRES = connection.vendor == "postgresql"
 # Statements including BEGIN/COMMIT and savepoints, as bench/api_load.py counts them.
 CREATE_INVOICE = 18 if POSTGRES else 19  # SQLite: the Aplos id counter row (2 statements)
 IMPORT_UNMATCHED = 22
-APPLY = 39
+APPLY = 30
 
 
 def _book(org, size: int):

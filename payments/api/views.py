@@ -54,7 +54,7 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
         return self.respond(self.reload(payment), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
-        payment = self.get_object()
+        payment_id = self.get_object_pk()  # payment_update locks and reads it
         data = dict(self.get_input(partial=True))
         options = {}
         if "invoice_id" in data:
@@ -63,7 +63,7 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
             options["allocations"] = data.pop("allocations")
         payment = services.payment_update(
             organization=self.organization,
-            payment_id=payment.pk,
+            payment_id=payment_id,
             write_off_short_payment=data.pop("write_off_short_payment", False),
             reviewed=data.pop("reviewed", None),
             changes=data,

@@ -133,6 +133,7 @@ def allocation_apply(
         memo=f"Payment from {payment.payer_name or 'unknown payer'} applied to invoice "
         f"{invoice.invoice_number}",
         field_name=field,
+        locked=True,  # by lock_invoices, in this transaction
     )
     allocation = PaymentAllocation.objects.create(
         organization_id=payment.organization_id,
@@ -173,6 +174,7 @@ def allocation_unapply(
         source="payment",
         memo=f"Payment from {payment.payer_name or 'unknown payer'} unapplied from invoice "
         f"{invoice.invoice_number}",
+        locked=True,  # by lock_invoices, in this transaction
     )
     payload = {"allocation_id": str(allocation.pk), "reason": reason, **_entry_payload(reversal)}
     if allocation.write_off_entry_id:
@@ -181,6 +183,7 @@ def allocation_unapply(
             entry=allocation.write_off_entry,
             source="write_off",
             memo=f"Write-off on invoice {invoice.invoice_number} reversed",
+            locked=True,
         )
         payload["write_off_reversed"] = str(allocation.write_off_amount)
         payload["write_off_reversal"] = _entry_payload(write_off_reversal)

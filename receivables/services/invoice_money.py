@@ -97,12 +97,13 @@ def invoice_apply_payment(
     source: str = "payment",
     memo: str = "",
     field_name: str = "amount",
+    locked: bool = False,
 ) -> JournalEntry:
     """Apply money received to the invoice: lower ``amount_due``, post Dr cash / Cr AR.
 
     Returns the payment's journal entry (keep it to unapply with ``invoice_unapply_payment``).
     """
-    with money_moving(invoice):
+    with money_moving(invoice, locked=locked):
         _check_can_receive(invoice, amount, field_name)
         cash_account = cash_account or default_account(invoice.organization_id, Account.Role.CASH)
         entry = _apply_money(
@@ -118,11 +119,16 @@ def invoice_apply_payment(
 
 @transaction.atomic
 def invoice_unapply_payment(
-    *, invoice: Invoice, entry: JournalEntry, source: str = "payment", memo: str = ""
+    *,
+    invoice: Invoice,
+    entry: JournalEntry,
+    source: str = "payment",
+    memo: str = "",
+    locked: bool = False,
 ) -> JournalEntry:
     """Take back a payment applied with ``invoice_apply_payment``: reverse its entry and
     raise ``amount_due`` by its amount."""
-    with money_moving(invoice):
+    with money_moving(invoice, locked=locked):
         if entry.invoice_id != invoice.pk or entry.kind != JournalEntry.Kind.PAYMENT:
             raise ValueError("Not a payment entry of this invoice.")
         amount = sum((line.debit for line in entry.lines.all()), ZERO)

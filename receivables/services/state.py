@@ -15,7 +15,7 @@ from receivables.models import (
 )
 from receivables.rendering import event_payload
 from receivables.selectors import invoice_get
-from webhooks.services import event_emit
+from webhooks.services import event_emit, events_wanted
 
 Status = Invoice.Status
 
@@ -74,6 +74,8 @@ def is_prefetched(invoice: Invoice) -> bool:
 
 
 def _emit(invoice: Invoice, event_types: list[str]) -> None:
+    """Record the invoice's events for the endpoints that want them (rendered only then)."""
+    event_types = events_wanted(invoice.organization_id, event_types) if event_types else []
     if not event_types:
         return
     rendered = (
@@ -103,11 +105,13 @@ def _lock(invoice: Invoice) -> Invoice:
 
 
 @contextmanager
-def money_moving(invoice: Invoice) -> Iterator[Invoice]:
-    """The frame of every money move on an invoice: lock it and read it afresh, remember its
-    status; after the block (unless it raised) derive the status from the money, save the
-    balance and status, and emit ``invoice.updated`` with the status events."""
-    _lock(invoice)
+def money_moving(invoice: Invoice, *, locked: bool = False) -> Iterator[Invoice]:
+    """The frame of every money move on an invoice: lock it and read it afresh (unless the
+    caller has just done so in this transaction: ``locked``), remember its status; after the
+    block (unless it raised) derive the status from the money, save the balance and status,
+    and emit ``invoice.updated`` with the status events."""
+    if not locked:
+        _lock(invoice)
     before = invoice.status
     yield invoice
     invoice.status = derive_status(invoice)

@@ -12,8 +12,19 @@ from tests.factories import CustomerFactory
 from tests.receivables.factories import invoice_payload, make_invoice
 
 
+@pytest.fixture
+def subscriber(org, settings):
+    """An endpoint that wants every event (events nobody wants are not even rendered)."""
+    from webhooks import services as webhook_services
+
+    settings.ARPILOT_WEBHOOKS_ALLOW_INSECURE = True
+    return webhook_services.endpoint_create(
+        organization=org, url="http://127.0.0.1:9/hook", events=["*"]
+    )
+
+
 @pytest.mark.django_db
-def test_events_are_emitted_with_the_invoice(api, org, customer):
+def test_events_are_emitted_with_the_invoice(api, org, customer, subscriber):
     with mock.patch("receivables.services.state.event_emit") as emit:
         created = api.post("/api/v1/invoices", invoice_payload(customer), format="json").json()
         invoice_id = created["data"]["id"]
@@ -30,7 +41,7 @@ def test_events_are_emitted_with_the_invoice(api, org, customer):
 
 
 @pytest.mark.django_db
-def test_void_emits_voided(org):
+def test_void_emits_voided(org, subscriber):
     invoice = make_invoice(org)
 
     with mock.patch("receivables.services.state.event_emit") as emit:
@@ -98,3 +109,13 @@ def test_concurrent_offline_payments_never_overpay(org):
     assert sorted(outcomes) == ["ok", "refused"]
     assert invoice.amount_due == Decimal("40.00")
     assert InvoiceOfflinePayment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_events_nobody_subscribes_to_are_neither_rendered_nor_stored(org):
+    invoice = make_invoice(org)
+
+    with mock.patch("receivables.services.state.event_emit") as emit:
+        services.invoice_void(invoice=invoice)
+
+    emit.assert_not_called()

@@ -28,7 +28,7 @@ from webhooks.services.endpoints import (
     endpoint_signing_secrets,
     endpoint_update,
 )
-from webhooks.services.outbox import event_emit, event_wanted
+from webhooks.services.outbox import event_emit, event_wanted, events_wanted
 from webhooks.services.queueing import deliveries_requeue_due
 
 __all__ = [
@@ -46,5 +46,6 @@ __all__ = [
     "endpoint_update",
     "event_emit",
     "event_wanted",
+    "events_wanted",
     "retry_delay",
 ]
