@@ -85,30 +85,28 @@ def invoice_rows(queryset) -> InvoiceRows:
     return InvoiceRows(queryset)
 
 
-def invoice_line_rows(invoice_ids) -> dict:
-    """The lines of ``invoice_ids`` as tuples of LINE_ROW_FIELDS, by invoice id."""
-    lines: dict = {}
+def _rows_by_invoice(model, invoice_ids, fields, order) -> dict:
+    """Rows of ``model`` for ``invoice_ids`` as tuples of ``fields`` (the invoice id first),
+    by invoice id, in ``order``."""
+    by_invoice: dict = {}
     rows = (
-        InvoiceLine.objects.filter(invoice_id__in=list(invoice_ids))
-        .order_by("position", "id")
-        .values_list(*LINE_ROW_FIELDS)
+        model.objects.filter(invoice_id__in=list(invoice_ids)).order_by(*order).values_list(*fields)
     )
     for row in rows:
-        lines.setdefault(row[0], []).append(row)
-    return lines
+        by_invoice.setdefault(row[0], []).append(row)
+    return by_invoice
+
+
+def invoice_line_rows(invoice_ids) -> dict:
+    """The lines of ``invoice_ids`` as tuples of LINE_ROW_FIELDS, by invoice id."""
+    return _rows_by_invoice(InvoiceLine, invoice_ids, LINE_ROW_FIELDS, ("position", "id"))
 
 
 def invoice_offline_rows(invoice_ids) -> dict:
     """The offline payments of ``invoice_ids`` as tuples of OFFLINE_ROW_FIELDS, by invoice."""
-    payments: dict = {}
-    rows = (
-        InvoiceOfflinePayment.objects.filter(invoice_id__in=list(invoice_ids))
-        .order_by("created_at", "id")
-        .values_list(*OFFLINE_ROW_FIELDS)
+    return _rows_by_invoice(
+        InvoiceOfflinePayment, invoice_ids, OFFLINE_ROW_FIELDS, ("created_at", "id")
     )
-    for row in rows:
-        payments.setdefault(row[0], []).append(row)
-    return payments
 
 
 def invoice_get(*, organization, pk) -> Invoice:

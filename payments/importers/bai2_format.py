@@ -71,6 +71,17 @@ class _Record:
     segments: list[str] = field(default_factory=list)  # each physical line after "NN,"
     raw: str = ""
 
+    def split_lines(self):
+        """Per physical line: (index, its fields, whether a "/" ended it, whether it is the
+        last line). A "/" ends the fields of a line."""
+        last = len(self.segments) - 1
+        for index, segment in enumerate(self.segments):
+            segment = segment.strip()
+            slash = segment.endswith("/")
+            if slash:
+                segment = segment[:-1]
+            yield index, segment.split(","), slash, index == last
+
     def fields(self) -> list[str]:
         """The record's fields, its 88 continuations joined as the BAI2 spec says.
 
@@ -78,14 +89,8 @@ class _Record:
         is only the delimiter before the next field); a "/" ends the fields of a line.
         """
         fields: list[str] = []
-        last = len(self.segments) - 1
-        for index, segment in enumerate(self.segments):
-            segment = segment.strip()
-            slash = segment.endswith("/")
-            if slash:
-                segment = segment[:-1]
-            parts = segment.split(",")
-            if index < last and len(parts) > 1 and parts[-1].strip() == "":
+        for _index, parts, _slash, is_last in self.split_lines():
+            if not is_last and len(parts) > 1 and parts[-1].strip() == "":
                 parts.pop()
             fields.extend(parts)
         return fields
@@ -309,16 +314,10 @@ def _summary_items(record: _Record) -> list[list[str]]:
     """
     items: list[list[str]] = []
     current: list[str] = []
-    last = len(record.segments) - 1
-    for index, segment in enumerate(record.segments):
-        segment = segment.strip()
-        slash = segment.endswith("/")
-        if slash:
-            segment = segment[:-1]
-        parts = segment.split(",")
+    for index, parts, slash, is_last in record.split_lines():
         if index == 0:
             parts = parts[2:]  # account number, currency
-        if not slash and index < last and len(parts) > 1 and parts[-1].strip() == "":
+        if not slash and not is_last and len(parts) > 1 and parts[-1].strip() == "":
             parts.pop()
         for part in parts:
             current.append(part.strip())
@@ -329,7 +328,7 @@ def _summary_items(record: _Record) -> list[list[str]]:
                 if len(current) >= width:
                     items.append(current)
                     current = []
-        if (slash or index == last) and current:
+        if (slash or is_last) and current:
             if any(current):
                 items.append(current)
             current = []

@@ -5,34 +5,38 @@ from arpilot import services as org_services
 from arpilot.models import Membership
 
 
+def _member(org, username: str, role: str):
+    user = org_services.user_create(username=username, password="correct-horse-battery")
+    org_services.membership_add(organization=org, user=user, role=role)
+    return user
+
+
+def _browser(user) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    return client
+
+
 @pytest.fixture
 def clerk(org):
-    user = org_services.user_create(username="alice", password="correct-horse-battery")
-    org_services.membership_add(organization=org, user=user, role=Membership.Role.CLERK)
-    return user
+    return _member(org, "alice", Membership.Role.CLERK)
 
 
 @pytest.fixture
 def ui(clerk) -> Client:
     """A browser-like client signed in as a clerk of ``org`` (CSRF checks on)."""
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(clerk)
-    return client
+    return _browser(clerk)
 
 
 @pytest.fixture
 def admin(org):
-    user = org_services.user_create(username="ada", password="correct-horse-battery")
-    org_services.membership_add(organization=org, user=user, role=Membership.Role.ADMIN)
-    return user
+    return _member(org, "ada", Membership.Role.ADMIN)
 
 
 @pytest.fixture
 def admin_ui(admin) -> Client:
     """A browser-like client signed in as an admin of ``org`` (CSRF checks on)."""
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(admin)
-    return client
+    return _browser(admin)
 
 
 @pytest.fixture
