@@ -276,6 +276,16 @@ class ArpilotAutoSchema(AutoSchema):
                     },
                 },
             )
+        # Answered by the web server in front before the API sees the request, in its own
+        # format (gunicorn: a request line over 4,094 bytes); so no body is promised.
+        responses.setdefault(
+            "414",
+            {
+                "description": "URI too long: the web server refuses a request line over its "
+                "limit (4,094 bytes with gunicorn's defaults) with a body of its own. Send "
+                "fewer or shorter query parameters."
+            },
+        )
         responses["429"].setdefault("headers", {}).update(_RETRY_AFTER)
         if self.method == "POST":
             # A replay answers with the stored response, whatever its status (but a 5xx).

@@ -71,7 +71,7 @@ def test_error_statuses_and_headers_are_declared(schema):
     assert "server_error" in codes["code"]["enum"]
     for path, method, operation in operations(schema):
         responses = operation["responses"]
-        for status in ("405", "406", "429", "500"):
+        for status in ("405", "406", "414", "429", "500"):
             assert status in responses, (path, method, status)
         assert "Retry-After" in responses["429"]["headers"], (path, method)
         if method == "post":
