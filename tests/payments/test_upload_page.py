@@ -11,9 +11,10 @@ from django.urls import reverse
 
 from arpilot import services as org_services
 from arpilot.models import Membership
-from payments import services, views
+from payments import services
 from payments.api.serializers import IMPORT_MAX_BYTES
 from payments.models import Payment, PaymentImport
+from payments.views import imports as views
 
 pytestmark = pytest.mark.django_db
 

@@ -57,3 +57,12 @@ def endpoint(org, settings):
     return webhook_services.endpoint_create(
         organization=org, url="http://127.0.0.1:9/hook", events=["invoice.paid"]
     )
+
+
+# The browser tests' fixtures (Chromium via Playwright), shared by every tests/ui/test_browser*.py.
+from tests.ui.browser_kit import (  # noqa: E402,F401
+    _allow_orm_beside_playwright_loop,
+    browser,
+    clerk_book,
+    page,
+)

@@ -1,0 +1,126 @@
+"""What the browser tests share: Debian's headless Chromium driven by Playwright, a page per
+test, a small book for a clerk, and signing in. Test modules take the fixtures by name
+(``browser``, ``page``, ``clerk_book``; registered in ``tests/ui/conftest.py``) and set
+``pytestmark = BROWSER_MARKS``."""
+
+import os
+import re
+import shutil
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+CHROMIUM = "/usr/bin/chromium"
+
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="needs Debian's chromium"),
+]
+
+from playwright import sync_api as playwright_api  # noqa: E402
+
+expect = playwright_api.expect
+
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "a-long-browser-password"
+
+
+@pytest.fixture(scope="module")
+def _allow_orm_beside_playwright_loop():
+    """Playwright's sync API runs its own event loop; Django must not refuse ORM calls from
+    the test thread meanwhile. Set for this module only, and restored after it."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="module")
+def browser(_allow_orm_beside_playwright_loop):
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def clerk_book(transactional_db):
+    """An organization with a clerk and four open invoices; auto-apply off so the clerk
+    applies the suggestions."""
+    from arpilot import services as org_services
+    from payments.models import PaymentSettings
+    from payments.services import payment_settings_get
+    from tests.factories import CustomerFactory
+    from tests.receivables.factories import make_invoice
+
+    org = org_services.organization_create(name="Browser Receivables")
+    user = org_services.user_create(username="carol", password=PASSWORD)
+    org_services.membership_add(organization=org, user=user)
+    payment_settings_get(organization=org)
+    PaymentSettings.objects.filter(organization=org).update(auto_apply_enabled=False)
+    today = timezone.localdate()
+    acme = CustomerFactory(organization=org, company_name="Acme Widgets", external_id="C-1")
+    bolt = CustomerFactory(organization=org, company_name="Bolt Logistics", external_id="C-2")
+    for number, customer, amount in [
+        ("INV-1001", acme, "100.00"),
+        ("INV-2001", bolt, "120.00"),
+        ("INV-2002", bolt, "80.00"),
+        ("INV-2003", bolt, "500.00"),
+    ]:
+        make_invoice(
+            org,
+            customer=customer,
+            invoice_number=number,
+            amount=amount,
+            issue_date=today - timedelta(days=10),
+            due_date=today + timedelta(days=20),
+        )
+    return org
+
+
+def bank_file(tmp_path):
+    day = timezone.localdate().isoformat()
+    path = tmp_path / "statement.csv"
+    path.write_text(
+        "Date,Amount,Payer,Reference\n"
+        f"{day},100.00,Acme Widgets,Payment INV-1001\n"
+        f"{day},150.00,Bolt Logistics,Remittance\n"
+        f"{day},-12.50,Bank,Monthly fee\n"
+        f"{day},not-money,Broken,INV-9\n"
+    )
+    return path
+
+
+def sign_in(page, base):
+    page.goto(base + "/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.get_by_label("Username").fill("carol")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def kpi(page, name: str) -> str:
+    return page.locator(f'[data-kpi="{name}"] .kpi-value').inner_text().strip()
