@@ -31,6 +31,11 @@ def actor_of(request) -> Actor | None:
     return None
 
 
+def current_request():
+    """The request being served (for request-scoped memos), or None outside a request."""
+    return _request.get()
+
+
 def current_actor() -> Actor | None:
     request = _request.get()
     return actor_of(request) if request is not None else None

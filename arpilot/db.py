@@ -1,11 +1,14 @@
-"""The database as the judge of uniqueness: a clash is a 409 naming the row that won."""
+"""The database as the judge of uniqueness (a clash is a 409 naming the row that won) and
+of numbering (sequences as column defaults)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BigIntegerField, Func
+from django.utils.deconstruct import deconstructible
 
 from arpilot.errors import Conflict
 
@@ -41,3 +44,50 @@ def unique_or_conflict(
         if existing_id is None:
             raise
         raise conflict(message, field=field, existing_id=existing_id, detail=detail) from None
+
+
+@deconstructible(path="arpilot.db.NextVal")
+class NextVal(Func):
+    """``nextval('<sequence>')`` as a column's database default (``db_default``), so an
+    INSERT numbers its row and returns the number (PostgreSQL: no statement of its own).
+
+    SQLite has no sequences: there the default compiles to NULL and the code gives the
+    value itself (SQLite serializes writers, so ``max + 1`` or a counter row is safe).
+    """
+
+    output_field = BigIntegerField()
+
+    def __init__(self, sequence: str):
+        self.sequence = sequence
+        super().__init__()
+
+    def as_sql(self, compiler, connection, **extra):
+        return "nextval(%s)", [self.sequence]
+
+    def as_postgresql(self, compiler, connection, **extra):
+        # A DEFAULT clause cannot take parameters: the sequence name is a constant of ours.
+        return f"nextval('{self.sequence}')", []
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return "NULL", []
+
+    def __eq__(self, other):
+        return isinstance(other, NextVal) and other.sequence == self.sequence
+
+    def __hash__(self):
+        return hash((NextVal, self.sequence))
+
+
+@contextmanager
+def statement_or_conflict() -> Iterator[None]:
+    """Around one INSERT that may clash with a unique constraint, inside a service's
+    transaction: a savepoint only where an enclosing transaction may carry on after the
+    error. When the service's own ``atomic`` is the outermost block, the clash rolls the
+    whole service back anyway, so the savepoint (two statements) is skipped and the caller's
+    error (raised from the ``IntegrityError``) ends the transaction."""
+    if len(connection.atomic_blocks) > 1:
+        with transaction.atomic():
+            yield
+    else:
+        with transaction.atomic(savepoint=False):
+            yield

@@ -8,6 +8,7 @@ locks in that order, so two of them can wait for each other but never deadlock.
 from django.db import connection
 
 from arpilot.errors import NotFound
+from arpilot.models import Organization
 from payments.models import Payment, PaymentImport, PaymentSettings
 
 
@@ -18,6 +19,8 @@ def payment_for_update(organization, payment_id) -> Payment:
     )
     if payment is None:
         raise NotFound("Payment not found.")
+    if isinstance(organization, Organization):
+        payment.organization = organization  # in hand: the services read it, no second query
     return payment
 
 

@@ -11,6 +11,8 @@ def invoices_for_update(organization, ids) -> list[Invoice]:
         Invoice.objects.for_org(organization)
         .filter(pk__in=list(ids))
         .order_by("pk")
-        .select_related("customer")  # read with it: its timezone decides overdue
+        # Read with it: the customer (its timezone decides overdue) and the receivable
+        # account (every money move posts to it); only the invoice rows are locked.
+        .select_related("customer", "ar_account")
         .select_for_update(of=("self",))
     )

@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
+from arpilot.db import NextVal
 from arpilot.models import OrgQuerySet, OrgScopedModel
 from arpilot.money import ZERO, money_field
 
@@ -140,7 +141,11 @@ class Invoice(OrgScopedModel):
     OPEN_STATUSES = (Status.PENDING, Status.PARTIAL, Status.OVERDUE)
     ISSUED_STATUSES = (Status.PENDING, Status.PARTIAL, Status.OVERDUE, Status.PAID)
 
-    aplos_id = models.PositiveBigIntegerField(editable=False)
+    # PostgreSQL numbers the row on INSERT (from one sequence; gaps allowed); SQLite gets it
+    # from the organization's counter row (see services.invoices._next_aplos_id).
+    aplos_id = models.PositiveBigIntegerField(
+        editable=False, db_default=NextVal("receivables_invoice_aplos_id_seq")
+    )
     invoice_number = models.CharField(max_length=100)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.RESTRICT, related_name="invoices"

@@ -1,6 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
+from arpilot.db import NextVal
 from arpilot.models import OrgScopedModel, SigningSecretFields
 
 
@@ -32,8 +33,11 @@ class AccountingChange(OrgScopedModel):
         FAILED = "failed", "Failed"
         REJECTED = "rejected", "Rejected"
 
-    # Orders the organization's changes (creation order; numbers may have gaps).
-    sequence = models.PositiveBigIntegerField(editable=False)
+    # Orders the organization's changes (creation order; numbers may have gaps). PostgreSQL
+    # numbers the row on INSERT from one sequence; SQLite is given max + 1.
+    sequence = models.PositiveBigIntegerField(
+        editable=False, db_default=NextVal("reconciliation_change_sequence")
+    )
     # Orders the organization's approvals: taken when the change becomes approved, and
     # committed in number order, so a pull by cursor (``sequence_after``) never skips one.
     approval_sequence = models.PositiveBigIntegerField(null=True, blank=True, editable=False)

@@ -4,7 +4,28 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from arpilot.actors import current_request
 from arpilot.models import OrgQuerySet, OrgScopedModel, SigningSecretFields
+
+# The request's memo of each organization's active endpoints (``services.outbox``).
+SUBSCRIPTIONS_MEMO = "_arpilot_webhook_subscriptions"
+
+
+def subscriptions_forget() -> None:
+    """Drop the current request's memo of subscriptions (an endpoint changed)."""
+    request = current_request()
+    if request is not None and hasattr(request, SUBSCRIPTIONS_MEMO):
+        delattr(request, SUBSCRIPTIONS_MEMO)
+
+
+class EndpointQuerySet(OrgQuerySet):
+    def update(self, **kwargs):
+        subscriptions_forget()
+        return super().update(**kwargs)
+
+    def delete(self):
+        subscriptions_forget()
+        return super().delete()
 
 
 class WebhookEndpoint(OrgScopedModel, SigningSecretFields):
@@ -19,12 +40,22 @@ class WebhookEndpoint(OrgScopedModel, SigningSecretFields):
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=500, blank=True, default="")
 
+    objects = EndpointQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["organization", "is_active"])]
 
     def __str__(self) -> str:
         return self.url
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        subscriptions_forget()
+
+    def delete(self, *args, **kwargs):
+        subscriptions_forget()
+        return super().delete(*args, **kwargs)
 
     def subscribes_to(self, event_type: str) -> bool:
         return "*" in self.events or event_type in self.events

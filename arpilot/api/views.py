@@ -105,6 +105,15 @@ class OrgScopedViewSet(OrgScopedAPIMixin, viewsets.GenericViewSet):
         self.check_object_permissions(self.request, obj)
         return obj
 
+    def get_url_pk(self) -> uuid.UUID:
+        """The id in the URL, for a write whose service locks the row and answers 404 itself
+        when it is not the organization's (no query here; a malformed id is a 404 too)."""
+        lookup = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
+        try:
+            return uuid.UUID(str(lookup))
+        except ValueError:
+            raise NotFound("Not found.") from None
+
     def get_object_pk(self):
         """The id of the object in the URL, checked to be the organization's (404 otherwise)
         with one light query: for writes whose service locks and reads the row itself."""

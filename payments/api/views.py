@@ -54,7 +54,7 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
         return self.respond(self.reload(payment), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
-        payment_id = self.get_object_pk()  # payment_update locks and reads it
+        payment_id = self.get_url_pk()  # payment_update locks and reads it (404 if not ours)
         data = dict(self.get_input(partial=True))
         options = {}
         if "invoice_id" in data:

@@ -80,6 +80,7 @@ def payments_match(
     """
     org_id = getattr(organization, "pk", organization)
     options = payment_settings_get(organization=org_id)
+    currency = organization_currency(organization)  # no query when the object is in hand
     if auto_apply is None:
         auto_apply = options.auto_apply_enabled
     today = today or timezone.localdate()
@@ -92,19 +93,20 @@ def payments_match(
     # ``_match_rank_and_store``'s frame before it is switched on again.
     with collector_paused():
         decisions = _match_rank_and_store(
-            org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap
-        )
-    run.auto_applied = _auto_apply(org_id, decisions)
+            org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap,
+            currency,
+        )  # fmt: skip
+    run.auto_applied = _auto_apply(organization, decisions)
     lap("apply")
     return run
 
 
-def _auto_apply(org_id: int, decisions: list) -> int:
+def _auto_apply(organization, decisions: list) -> int:
     """Apply the decided suggestions (each re-checked under its locks); how many were."""
     applied = 0
     for pk, suggestion in decisions:
         if payment_auto_apply(
-            organization=org_id,
+            organization=organization,
             payment_id=pk,
             invoice_ids=list(suggestion.invoice_ids),
             amount=suggestion.amount,
@@ -114,14 +116,14 @@ def _auto_apply(org_id: int, decisions: list) -> int:
 
 
 def _match_rank_and_store(
-    org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap
+    org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap, currency
 ) -> list:
     """Read, index, rank and store; return the (payment id, suggestion) to auto-apply."""
     payments, unapplied_before = _match_inputs(org_id, payment_ids)
     run.payments = len(payments)
     if not payments:
         return []
-    index, numbers = _match_index(org_id, options, lap)
+    index, numbers = _match_index(org_id, options, lap, currency)
     copy = connection.vendor == "postgresql"
     finish = _ChunkRows(
         org_id=org_id,
@@ -166,31 +168,36 @@ def _match_inputs(org_id: int, payment_ids) -> tuple[list[PaymentInput], set]:
     candidates = Payment.objects.for_org(org_id).unmatched().order_by("pk")
     if payment_ids is not None:
         candidates = candidates.filter(pk__in=list(payment_ids))
-    payments = [
-        PaymentInput(
-            id=pk,
-            amount=amount,
-            payment_date=paid_on,
-            payer_name=payer,
-            reference=reference,
-            notes=notes,
-            currency=currency or None,
+    payments = []
+    unapplied_before = set()
+    for pk, amount, paid_on, payer, reference, notes, currency, unapplied in (
+        candidates.values_list(
+            "pk", "amount", "payment_date", "payer_name", "payer_reference", "notes",
+            "currency", "unapplied_by_clerk",
         )
-        for pk, amount, paid_on, payer, reference, notes, currency in candidates.values_list(
-            "pk", "amount", "payment_date", "payer_name", "payer_reference", "notes", "currency"
+    ):  # fmt: skip
+        payments.append(
+            PaymentInput(
+                id=pk,
+                amount=amount,
+                payment_date=paid_on,
+                payer_name=payer,
+                reference=reference,
+                notes=notes,
+                currency=currency or None,
+            )
         )
-    ]
-    if not payments:
-        return [], set()
-    unapplied_before = set(candidates.filter(unapplied_by_clerk=True).values_list("pk", flat=True))
+        if unapplied:
+            unapplied_before.add(pk)
     return payments, unapplied_before
 
 
-def _match_index(org_id: int, options, lap) -> tuple[MatchIndex, dict]:
-    """The organization's open invoices and payer history, indexed; invoice numbers by id."""
-    # Invoices are in the organization's currency: the engine suggests nothing for a
-    # payment in another one (so nothing is auto-applied), and its old suggestions go.
-    invoice_currency = organization_currency(org_id)
+def _match_index(org_id: int, options, lap, invoice_currency: str) -> tuple[MatchIndex, dict]:
+    """The organization's open invoices and payer history, indexed; invoice numbers by id.
+
+    Invoices are in the organization's currency (``invoice_currency``): the engine suggests
+    nothing for a payment in another one (so nothing is auto-applied), and its old
+    suggestions go."""
     invoices = _open_invoices(org_id)
     history = _payer_history(org_id)
     lap("read")
@@ -410,7 +417,7 @@ def payments_match_soon(*, organization, payment_ids: list) -> None:
     org_id = getattr(organization, "pk", organization)
     open_count = Invoice.objects.for_org(org_id).open().count()
     if open_count <= MATCH_INLINE_MAX_OPEN_INVOICES:
-        payments_match(organization=org_id, payment_ids=payment_ids)
+        payments_match(organization=organization, payment_ids=payment_ids)
         return
     ids = [str(pk) for pk in payment_ids]
     task_send_on_commit(tasks.payments_match_task, args=[org_id], kwargs={"payment_ids": ids})

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from arpilot import hooks
@@ -119,14 +118,17 @@ def payment_create(
         bank_account=bank_account or "",
         source=Payment.Source.API,
     )
-    try:
-        with transaction.atomic():
-            payment.save(force_insert=True)
-    except IntegrityError:
-        conflict = _existing_conflict(organization, external_payment_id)
-        if conflict:
-            raise conflict from None
-        raise
+    if not external_payment_id:
+        payment.save(force_insert=True)  # nothing unique to clash on
+    else:
+        try:
+            with transaction.atomic():
+                payment.save(force_insert=True)
+        except IntegrityError:
+            conflict = _existing_conflict(organization, external_payment_id)
+            if conflict:
+                raise conflict from None
+            raise
     _emit(payment, ["payment.imported"])
     return payment
 
@@ -139,24 +141,31 @@ def _history_record(payment: Payment, customer_ids) -> None:
     key = name_form(payment.payer_name).full[:255] if payment.payer_name else ""
     if not key:
         return
-    for customer_id in sorted(set(customer_ids), key=str):
-        updated = PayerCustomerHistory.objects.filter(
-            organization_id=payment.organization_id, payer_key=key, customer_id=customer_id
-        ).update(count=F("count") + 1, updated_at=timezone.now())
-        if updated:
-            continue
-        try:
-            with transaction.atomic():
-                PayerCustomerHistory.objects.create(
-                    organization_id=payment.organization_id,
-                    payer_key=key,
-                    customer_id=customer_id,
-                    count=1,
-                )
-        except IntegrityError:
-            PayerCustomerHistory.objects.filter(
-                organization_id=payment.organization_id, payer_key=key, customer_id=customer_id
-            ).update(count=F("count") + 1, updated_at=timezone.now())
+    customers = sorted(set(customer_ids), key=str)
+    if not customers:
+        return
+    # One upsert for every customer (PostgreSQL and SQLite both speak ON CONFLICT): no
+    # read-then-write race, no savepoint.
+    table = PayerCustomerHistory._meta.db_table
+    customer_field = PayerCustomerHistory._meta.get_field("customer")
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = []
+    for customer_id in customers:
+        params += [
+            payment.organization_id,
+            key,
+            customer_field.get_db_prep_value(customer_id, connection),
+            now,
+        ]
+    rows = ", ".join(["(%s, %s, %s, 1, %s)"] * len(customers))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Our own table name; the values are parameters.
+            f"INSERT INTO {table} (organization_id, payer_key, customer_id, count, updated_at) "  # noqa: S608
+            f"VALUES {rows} ON CONFLICT (organization_id, payer_key, customer_id) "
+            f"DO UPDATE SET count = {table}.count + 1, updated_at = excluded.updated_at",
+            params,
+        )
 
 
 def _set_reviewed(payment: Payment, reviewed: bool) -> bool:

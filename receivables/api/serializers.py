@@ -165,7 +165,12 @@ class CustomerIdField(serializers.UUIDField):
 
     def to_internal_value(self, data):
         pk = super().to_internal_value(data)
-        customer = Customer.objects.for_org(self.context["organization"]).filter(pk=pk).first()
+        customer = (
+            Customer.objects.for_org(self.context["organization"])
+            .filter(pk=pk)
+            .select_related("aplos_contact")  # an invoice of theirs needs it: no second read
+            .first()
+        )
         if customer is None:
             raise serializers.ValidationError("Unknown customer.")
         return customer

@@ -44,13 +44,17 @@ def _apply_money(
     memo: str,
 ) -> JournalEntry:
     # Summed here, not with SUM(): SQLite aggregates decimals as floats.
+    # The funds come with the lines (id and name: what postings and payloads use).
     open_by_fund: dict[int, Decimal] = defaultdict(Decimal)
-    for fund_id, debit, credit in JournalLine.objects.filter(
-        entry__invoice=invoice, account=invoice.ar_account
-    ).values_list("fund", "debit", "credit"):
+    funds: dict[int, Fund] = {}
+    for fund_id, fund_name, debit, credit in JournalLine.objects.filter(
+        entry__invoice=invoice, account_id=invoice.ar_account_id
+    ).values_list("fund", "fund__name", "debit", "credit"):
         open_by_fund[fund_id] += debit - credit
+        funds.setdefault(
+            fund_id, Fund(id=fund_id, organization_id=invoice.organization_id, name=fund_name)
+        )
     shares = _allocate(amount, open_by_fund)
-    funds = Fund.objects.in_bulk(list(shares))
     postings = []
     for fund_id, share in shares.items():
         postings.append(Posting(account=cash_account, fund=funds[fund_id], debit=share))
@@ -87,7 +91,7 @@ def _check_can_receive(invoice: Invoice, amount: Decimal, field_name: str) -> No
         )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a failure ends the caller's transaction too
 def invoice_apply_payment(
     *,
     invoice: Invoice,
@@ -117,7 +121,7 @@ def invoice_apply_payment(
     return entry
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a failure ends the caller's transaction too
 def invoice_unapply_payment(
     *,
     invoice: Invoice,

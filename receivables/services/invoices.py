@@ -7,6 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from arpilot.db import statement_or_conflict
 from arpilot.errors import Conflict, ValidationFailed
 from arpilot.money import ZERO
 from customers.models import Customer
@@ -31,8 +32,7 @@ from receivables.services.invoice_lines import (
 )
 from receivables.services.invoice_money import _check_can_receive, _record_offline
 from receivables.services.ledger import (
-    default_account,
-    default_fund,
+    ledger_defaults,
 )
 from receivables.services.state import (
     Status,
@@ -72,6 +72,11 @@ def _next_aplos_id(organization) -> int:
 
 def aplos_contact_for(customer: Customer, *, type: str | None = None) -> AplosContact:
     """The customer's Aplos-face contact id (created on first use)."""
+    if type is None and Customer.aplos_contact.is_cached(customer):
+        # Read with the customer (``select_related``); cached as missing if it has none yet.
+        contact = customer._state.fields_cache.get("aplos_contact")
+        if contact is not None:
+            return contact
     contact, created = AplosContact.objects.get_or_create(
         customer=customer,
         defaults={
@@ -119,10 +124,10 @@ def _check_requested_status(invoice: Invoice, requested: str | None) -> None:
 
 
 def _lines_and_amount(
-    organization, lines: list[LineSpec] | None, amount: Decimal | None
+    lines: list[LineSpec] | None, amount: Decimal | None, revenue: Account | None, fund
 ) -> tuple[list[LineSpec], Decimal]:
     """The invoice's lines and total: the lines given (``amount``, if sent, must be their
-    sum), or one revenue line of ``amount`` in the default fund."""
+    sum), or one line of ``amount`` to ``revenue`` in ``fund`` (the defaults)."""
     if lines:
         total = _lines_total(lines)
         if amount is not None and amount != total:
@@ -136,13 +141,7 @@ def _lines_and_amount(
             "amount is required.", fields={"amount": ["This field is required."]}
         )
     else:
-        lines = [
-            LineSpec(
-                amount=amount,
-                account=default_account(organization, Account.Role.REVENUE),
-                fund=default_fund(organization),
-            )
-        ]
+        lines = [LineSpec(amount=amount, account=revenue, fund=fund)]
     if amount <= 0:
         raise ValidationFailed(
             "amount must be greater than zero.", fields={"amount": ["Must be greater than zero."]}
@@ -178,7 +177,7 @@ def _check_new_invoice(
 def _insert_invoice(invoice: Invoice) -> None:
     """Insert the invoice; its number taken meanwhile by another is a 409."""
     try:
-        with transaction.atomic():
+        with statement_or_conflict():
             invoice.save(force_insert=True)
     except IntegrityError:
         raise Conflict(
@@ -237,11 +236,19 @@ def invoice_create(
     """
     if customer.organization_id != organization.pk:
         raise ValidationFailed("Unknown customer.", fields={"customer_id": ["Unknown customer."]})
-    aplos_id = _next_aplos_id(organization)
-    invoice_number = invoice_number or str(aplos_id)
-    ar_account = ar_account or default_account(organization, Account.Role.RECEIVABLE)
+    # PostgreSQL numbers the row on INSERT (the column's default); an invoice without a
+    # number takes its Aplos id as number, so that one is drawn first.
+    numbered = {}
+    if not invoice_number or connection.vendor != "postgresql":
+        numbered["aplos_id"] = _next_aplos_id(organization)
+        invoice_number = invoice_number or str(numbered["aplos_id"])
+    roles = ([] if ar_account else [Account.Role.RECEIVABLE]) + (
+        [] if lines else [Account.Role.REVENUE]
+    )
+    defaults, fund = ledger_defaults(organization, roles) if roles else ({}, None)
+    ar_account = ar_account or defaults[Account.Role.RECEIVABLE]
     _validate_ar_account(ar_account)
-    lines, amount = _lines_and_amount(organization, lines, amount)
+    lines, amount = _lines_and_amount(lines, amount, defaults.get(Account.Role.REVENUE), fund)
     _validate_lines(lines, ar_account, "lines")
     amount_due = amount if amount_due is None else amount_due
     issue_date = issue_date or timezone.localdate()
@@ -255,7 +262,6 @@ def invoice_create(
     is_draft = status == Status.DRAFT
     invoice = Invoice(
         organization=organization,
-        aplos_id=aplos_id,
         invoice_number=invoice_number,
         customer=customer,
         customer_name=customer_name,
@@ -267,6 +273,7 @@ def invoice_create(
         status=Status.DRAFT if is_draft else Status.PENDING,
         notes=notes,
         ar_account=ar_account,
+        **numbered,
     )
     if not is_draft:
         invoice.status = derive_status(invoice)  # pending or overdue: nothing received yet

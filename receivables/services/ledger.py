@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Subquery
 
 from arpilot.db import conflict, unique_or_conflict
 from arpilot.errors import Conflict, ValidationFailed
@@ -60,6 +61,36 @@ def default_account(organization, role: str) -> Account:
         organization_ledger_setup(organization=organization)
         account = Account.objects.for_org(organization).get(role=role)
     return account
+
+
+def ledger_defaults(organization, roles) -> tuple[dict[str, Account], Fund]:
+    """The organization's accounts for ``roles`` (by role) and its default fund, read in one
+    statement (the fund rides along each account row); seeded on demand like the others.
+
+    The fund comes back with what postings and renderings use (id, organization, name)."""
+    org_id = getattr(organization, "pk", organization)
+    fund = Fund.objects.filter(organization_id=org_id, is_default=True).order_by("pk")
+    rows = list(
+        Account.objects.for_org(org_id)
+        .filter(role__in=list(roles))
+        .order_by("pk")
+        .annotate(
+            default_fund_id=Subquery(fund.values("pk")[:1]),
+            default_fund_name=Subquery(fund.values("name")[:1]),
+        )
+    )
+    accounts: dict[str, Account] = {}
+    for account in rows:
+        accounts.setdefault(account.role, account)
+    if set(roles) - set(accounts) or not rows or rows[0].default_fund_id is None:
+        organization_ledger_setup(organization=organization)
+        return {role: default_account(org_id, role) for role in roles}, default_fund(org_id)
+    first = rows[0]
+    default = Fund(
+        id=first.default_fund_id, organization_id=org_id, name=first.default_fund_name,
+        is_default=True,
+    )  # fmt: skip
+    return accounts, default
 
 
 def default_fund(organization) -> Fund:

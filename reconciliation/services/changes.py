@@ -43,18 +43,15 @@ SEQUENCE_NAME = "reconciliation_change_sequence"
 # --- recording ------------------------------------------------------------------------------
 
 
-def _next_sequence(organization_id: int) -> int:
-    """A number greater than every earlier change's of the organization, without a row lock.
-
-    PostgreSQL: one shared sequence (never blocks concurrent money transactions; numbers per
-    organization have gaps). SQLite serializes writers, so max + 1 is safe there.
-    """
+def _sequence(organization_id: int) -> dict:
+    """The new change's number: greater than every earlier change's of the organization,
+    without a row lock. PostgreSQL: the column's default draws it from one shared sequence
+    on INSERT (never blocks concurrent money transactions; numbers per organization have
+    gaps). SQLite serializes writers, so max + 1 is safe there."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT nextval('{SEQUENCE_NAME}')")
-            return cursor.fetchone()[0]
+        return {}
     last = AccountingChange.objects.for_org(organization_id).aggregate(last=Max("sequence"))
-    return (last["last"] or 0) + 1
+    return {"sequence": (last["last"] or 0) + 1}
 
 
 def change_record_from_event(event: hooks.MoneyMoved) -> AccountingChange:
@@ -81,7 +78,7 @@ def change_record_from_event(event: hooks.MoneyMoved) -> AccountingChange:
     actor = current_actor()
     change = AccountingChange.objects.create(
         organization=organization,
-        sequence=_next_sequence(organization.pk),
+        **_sequence(organization.pk),
         caused_by=actor.key if actor else "",
         caused_by_name=actor.name[:150] if actor else "",
         change_type=change_type,

@@ -11,9 +11,10 @@ import json
 from django.db import transaction
 from django.utils import timezone
 
+from arpilot.actors import current_request
 from arpilot.outbound.signing import json_safe
 from webhooks.events import EVENT_TYPES
-from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks.models import SUBSCRIPTIONS_MEMO, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from webhooks.services.queueing import _send_on_commit
 
 
@@ -22,12 +23,31 @@ def _event_type_check(event_type: str) -> None:
         raise ValueError(f"Unknown webhook event type {event_type!r}")
 
 
+def _subscriptions(organization_id) -> list[WebhookEndpoint]:
+    """The organization's active endpoints (their ``events`` only), read once per request:
+    a write request asks several times (one per event it might emit). The memo lives on the
+    request and is dropped when an endpoint is saved, updated or deleted
+    (``models.subscriptions_forget``);
+    outside a request (tasks) every call reads."""
+    org_id = getattr(organization_id, "pk", organization_id)
+    request = current_request()
+    memo = getattr(request, SUBSCRIPTIONS_MEMO, None) if request is not None else None
+    if memo is not None and org_id in memo:
+        return memo[org_id]
+    endpoints = list(WebhookEndpoint.objects.for_org(org_id).filter(is_active=True).only("events"))
+    if request is not None:
+        if memo is None:
+            memo = {}
+            setattr(request, SUBSCRIPTIONS_MEMO, memo)
+        memo[org_id] = endpoints
+    return endpoints
+
+
 def event_wanted(organization_id, event_type: str) -> bool:
     """Whether any active endpoint of the organization subscribes to ``event_type`` (so
     ``event_emit`` would store the event): render an event's data only when it is wanted."""
     _event_type_check(event_type)
-    endpoints = WebhookEndpoint.objects.for_org(organization_id).filter(is_active=True)
-    return any(endpoint.subscribes_to(event_type) for endpoint in endpoints.only("events"))
+    return any(endpoint.subscribes_to(event_type) for endpoint in _subscriptions(organization_id))
 
 
 def events_wanted(organization_id, event_types) -> list[str]:
@@ -38,9 +58,7 @@ def events_wanted(organization_id, event_types) -> list[str]:
         _event_type_check(event_type)
     if not types:
         return []
-    endpoints = list(
-        WebhookEndpoint.objects.for_org(organization_id).filter(is_active=True).only("events")
-    )
+    endpoints = _subscriptions(organization_id)
     return [t for t in types if any(endpoint.subscribes_to(t) for endpoint in endpoints)]
 
 
