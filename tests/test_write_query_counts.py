@@ -23,8 +23,10 @@ POSTGRES = connection.vendor == "postgresql"
 # PostgreSQL numbers invoices and accounting changes in the INSERT (sequence defaults);
 # SQLite draws them first (the Aplos counter row: 2 statements; the change's max + 1).
 CREATE_INVOICE = 11 if POSTGRES else 14  # target ≤ 12
-IMPORT_UNMATCHED = 18
-IMPORT_AUTO_APPLIED = 30 if POSTGRES else 31  # target ≤ 15: not met (see bench/README.md)
+# PostgreSQL writes a payment's suggestions by COPY, which the capture does not list (one
+# statement more than the figure); SQLite's INSERT is listed.
+IMPORT_UNMATCHED = 14 if POSTGRES else 15
+IMPORT_AUTO_APPLIED = 23 if POSTGRES else 25  # target ≤ 15: not met (see bench/README.md)
 APPLY = 19 if POSTGRES else 20  # target ≤ 20
 
 

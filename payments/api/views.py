@@ -49,8 +49,7 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
         return selectors.payment_list(organization=organization)
 
     def create(self, request, *args, **kwargs):
-        payment = services.payment_create(organization=self.organization, **self.get_input())
-        services.payments_match_soon(organization=self.organization, payment_ids=[payment.pk])
+        payment = services.payment_record(organization=self.organization, **self.get_input())
         return self.respond(self.reload(payment), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):

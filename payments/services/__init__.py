@@ -12,7 +12,12 @@ from payments.services.imports import (
     payment_import_run,
     payment_imports_requeue_stale,
 )
-from payments.services.matching import MatchRun, payments_match, payments_match_soon
+from payments.services.matching import (
+    MatchRun,
+    payment_record,
+    payments_match,
+    payments_match_soon,
+)
 from payments.services.money import (
     Spread,
     Unapplied,
@@ -38,6 +43,7 @@ __all__ = [
     "payment_import_run",
     "payment_imports_requeue_stale",
     "payment_mark_reviewed",
+    "payment_record",
     "payment_settings_get",
     "payment_unapply",
     "payment_update",

@@ -26,7 +26,7 @@ from payments.services.common import (
     organization_currency,
     payment_settings_get,
 )
-from payments.services.money import payment_auto_apply
+from payments.services.money import payment_auto_apply, payment_create
 from receivables.models import Invoice
 
 MATCH_BATCH = 10_000
@@ -67,6 +67,7 @@ def payments_match(
     batch_size: int = MATCH_BATCH,
     auto_apply: bool | None = None,
     workers: int | None = None,
+    fresh: list[Payment] | None = None,
 ) -> MatchRun:
     """Rank suggestions for the organization's unmatched payments (or those of
     ``payment_ids``), store them, and auto-apply the unambiguous ones.
@@ -77,6 +78,11 @@ def payments_match(
     score ≥ threshold and ahead of the next by the margin, a payment younger than the age
     limit, never unapplied by a clerk; each auto-application re-checks the balances under
     its locks.
+
+    ``fresh``: the payments to match were created in the caller's transaction (and are
+    ``payment_ids``): nobody else can see them yet, so their suggestions are written and
+    applied inside that transaction, with no store lock, nothing old to delete and no
+    second lock of the payment rows.
     """
     org_id = getattr(organization, "pk", organization)
     options = payment_settings_get(organization=org_id)
@@ -94,20 +100,22 @@ def payments_match(
     with collector_paused():
         decisions = _match_rank_and_store(
             org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap,
-            currency,
+            currency, fresh is not None,
         )  # fmt: skip
-    run.auto_applied = _auto_apply(organization, decisions)
+    in_hand = {payment.pk: payment for payment in fresh or ()}
+    run.auto_applied = _auto_apply(organization, decisions, in_hand)
     lap("apply")
     return run
 
 
-def _auto_apply(organization, decisions: list) -> int:
+def _auto_apply(organization, decisions: list, in_hand: dict) -> int:
     """Apply the decided suggestions (each re-checked under its locks); how many were."""
     applied = 0
     for pk, suggestion in decisions:
         if payment_auto_apply(
             organization=organization,
             payment_id=pk,
+            payment=in_hand.get(pk),
             invoice_ids=list(suggestion.invoice_ids),
             amount=suggestion.amount,
         ):
@@ -116,8 +124,9 @@ def _auto_apply(organization, decisions: list) -> int:
 
 
 def _match_rank_and_store(
-    org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap, currency
-) -> list:
+    org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap, currency,
+    fresh,
+) -> list:  # fmt: skip
     """Read, index, rank and store; return the (payment id, suggestion) to auto-apply."""
     payments, unapplied_before = _match_inputs(org_id, payment_ids)
     run.payments = len(payments)
@@ -135,7 +144,7 @@ def _match_rank_and_store(
         today=today,
         unapplied_before=unapplied_before,
     )
-    writer = _SuggestionWriter(org_id, payments, batch_size, copy)
+    writer = _SuggestionWriter(org_id, payments, batch_size, copy, fresh)
     # Stored in transactions of ``batch_size`` payments while the workers rank the next.
     chunk_size = min(batch_size, MATCH_CHUNK)
     chunks = suggest_chunks(
@@ -323,13 +332,15 @@ class _ChunkRows:
 
 class _SuggestionWriter:
     """Collects ranked chunks and stores them a batch (``batch_size`` payments, or the last
-    chunk) at a time, each batch its own transaction under the matching store lock."""
+    chunk) at a time, each batch its own transaction under the matching store lock; payments
+    ``fresh`` in the caller's transaction are stored in it (no lock, nothing to replace)."""
 
-    def __init__(self, org_id: int, payments: list, batch_size: int, copy: bool):
+    def __init__(self, org_id: int, payments: list, batch_size: int, copy: bool, fresh: bool):
         self.org_id = org_id
         self.payments = payments
         self.batch_size = batch_size
         self.copy = copy
+        self.fresh = fresh
         self.pending: list = []  # chunks ranked and not yet stored: (start, end, rows or text)
 
     def add(self, start: int, end: int, rows) -> None:
@@ -340,13 +351,16 @@ class _SuggestionWriter:
     def store(self) -> None:
         pending = self.pending
         ids = [payment.id for start, end, _ in pending for payment in self.payments[start:end]]
-        with transaction.atomic():
-            lock_objects.matching_store_lock(self.org_id)
+        replace = not self.fresh
+        with transaction.atomic(savepoint=not self.fresh):
+            if replace:
+                lock_objects.matching_store_lock(self.org_id)
             if self.copy:
                 text = "".join(rows for *_, rows in pending)
-                _suggestions_store(self.org_id, ids, copy_text=text)
+                _suggestions_store(self.org_id, ids, copy_text=text, replace=replace)
             else:
-                _suggestions_store(self.org_id, ids, [row for *_, rows in pending for row in rows])
+                rows = [row for *_, rows in pending for row in rows]
+                _suggestions_store(self.org_id, ids, rows, replace=replace)
         pending.clear()
 
 
@@ -378,25 +392,35 @@ def _suggestion_lines(organization_id: int, rows: list[tuple], stamp: str) -> st
 
 
 def _suggestions_store(
-    organization_id: int, payment_ids: list, rows: list[tuple] = (), *, copy_text: str = ""
+    organization_id: int,
+    payment_ids: list,
+    rows: list[tuple] = (),
+    *,
+    copy_text: str = "",
+    replace: bool = True,
 ) -> None:
     """Replace the suggestions of ``payment_ids`` with ``rows``, or on PostgreSQL with
-    ``copy_text`` (rows as ``_suggestion_lines`` writes them) by COPY."""
+    ``copy_text`` (rows as ``_suggestion_lines`` writes them) by COPY. ``replace=False``:
+    the payments have none yet (created in this transaction)."""
     if connection.vendor == "postgresql":
+        if not replace:
+            payment_ids = []
         # IN (SELECT unnest(…)) is planned as index lookups per id; "= ANY(array)" of
         # thousands of ids was planned as a sequential scan of every organization's rows.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {MatchSuggestion._meta.db_table} "  # noqa: S608
-                "WHERE payment_id IN (SELECT unnest(%s::uuid[]))",
-                [list(payment_ids)],
-            )
+        if payment_ids:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {MatchSuggestion._meta.db_table} "  # noqa: S608
+                    "WHERE payment_id IN (SELECT unnest(%s::uuid[]))",
+                    [list(payment_ids)],
+                )
         if rows:
             copy_text += _suggestion_lines(organization_id, rows, timezone.now().isoformat())
         if copy_text:
             copy_rows(MatchSuggestion._meta.db_table, _SUGGESTION_COLUMNS, [copy_text])
         return
-    MatchSuggestion.objects.filter(payment_id__in=payment_ids).delete()
+    if replace:
+        MatchSuggestion.objects.filter(payment_id__in=payment_ids).delete()
     MatchSuggestion.objects.bulk_create(
         MatchSuggestion(
             organization_id=organization_id,
@@ -412,12 +436,26 @@ def _suggestions_store(
     )
 
 
-def payments_match_soon(*, organization, payment_ids: list) -> None:
-    """Match just-created payments: inline for a small book, else by the task after commit."""
+@transaction.atomic
+def payment_record(*, organization, **fields) -> Payment:
+    """Record one received payment (``payment_create``) and match it, in one transaction:
+    for a small book its suggestions are stored and an unambiguous one applied before the
+    commit, so the caller's reply shows ``auto_applied``; a large book is matched by the
+    task after the commit."""
+    payment = payment_create(organization=organization, **fields)
+    payments_match_soon(organization=organization, payment_ids=[payment.pk], fresh=[payment])
+    return payment
+
+
+def payments_match_soon(
+    *, organization, payment_ids: list, fresh: list[Payment] | None = None
+) -> None:
+    """Match just-created payments: inline for a small book, else by the task after commit.
+    ``fresh``: they were created in the caller's open transaction (see ``payments_match``)."""
     org_id = getattr(organization, "pk", organization)
     open_count = Invoice.objects.for_org(org_id).open().count()
     if open_count <= MATCH_INLINE_MAX_OPEN_INVOICES:
-        payments_match(organization=organization, payment_ids=payment_ids)
+        payments_match(organization=organization, payment_ids=payment_ids, fresh=fresh)
         return
     ids = [str(pk) for pk in payment_ids]
     task_send_on_commit(tasks.payments_match_task, args=[org_id], kwargs={"payment_ids": ids})

@@ -80,7 +80,7 @@ def _existing_conflict(organization, external_payment_id: str) -> Conflict | Non
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # an error ends the caller's transaction too
 def payment_create(
     *,
     organization,
@@ -381,15 +381,21 @@ def suggestion_allocations(
     return [{"invoice_id": pk, "amount": share} for pk, share in spread.shares if share > 0]
 
 
-@transaction.atomic
-def payment_auto_apply(*, organization, payment_id, invoice_ids, amount: Decimal) -> bool:
+@transaction.atomic(savepoint=False)  # an error ends the caller's transaction too
+def payment_auto_apply(
+    *, organization, payment_id, invoice_ids, amount: Decimal, payment: Payment | None = None
+) -> bool:
     """Apply a matching suggestion without a clerk, if it still fits; True when applied.
+
+    ``payment``: the row, when the caller created it in this very transaction (nobody else
+    can see it, so it is not locked again).
 
     The payment must still be unmatched and never unapplied by a clerk; ``amount`` is spread
     over ``invoice_ids`` by ``amount_spread`` (in the given order, each up to its open
     balance), and every invoice must take a share and the whole amount be placed.
     """
-    payment = lock_objects.payment_for_update(organization, payment_id)
+    if payment is None:
+        payment = lock_objects.payment_for_update(organization, payment_id)
     if payment.status != Payment.Status.UNMATCHED or payment.unapplied_by_clerk:
         return False
     if amount <= 0 or amount > payment.amount:
