@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from arpilot.email_url import FILE_BACKEND, SMTP_BACKEND, EmailURLError, email_settings_from_url
 from arpilot.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,7 +57,9 @@ INSTALLED_APPS = [
     "receivables",
     "payments",
     "reconciliation",
+    "dunning",
     "webhooks",
+    "mail",
     "demo",
 ]
 
@@ -183,11 +186,50 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "webhooks.tasks.requeue_due",
         "schedule": timedelta(minutes=1),
     },
+    "mail-requeue-due": {
+        "task": "mail.tasks.requeue_due",
+        "schedule": timedelta(minutes=1),
+    },
     "reconciliation-sync-due": {
         "task": "reconciliation.tasks.sync_due",
         "schedule": timedelta(minutes=1),
     },
+    # Every 5 minutes: each organization's dunning run starts once a day, at its policy's
+    # run_at in the organization's time zone, within 5 minutes of it.
+    "dunning-runs-due": {
+        "task": "dunning.tasks.runs_due",
+        "schedule": timedelta(minutes=5),
+    },
+    # Hourly: promises paid are kept; those past their date (in each organization's time
+    # zone) and not paid are broken.
+    "dunning-promises-check": {
+        "task": "dunning.tasks.promises_check",
+        "schedule": timedelta(hours=1),
+    },
 }
+
+# --- Email (the mail app's outbox sends through Django's email framework) ----------------
+# EMAIL_URL (smtp://user:password@host:587/?tls=True, smtps://…, file:///folder; see
+# arpilot/email_url.py) wins over Django's separate EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER,
+# EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL. With neither, each message is written
+# as one .eml file under var/mail/ and the clerk pages at /mail/ preview it.
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ARPilot <arpilot@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# Seconds each SMTP socket operation may take (Django's default waits forever).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_BACKEND = SMTP_BACKEND if EMAIL_HOST else FILE_BACKEND
+if env_str("EMAIL_URL"):
+    try:
+        globals().update(email_settings_from_url(env_str("EMAIL_URL")))
+    except EmailURLError as exc:
+        raise ImproperlyConfigured(str(exc)) from exc
 
 # --- Auth, i18n, static -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -308,7 +350,10 @@ ARPILOT_IDEMPOTENCY_STALE_AFTER = timedelta(minutes=5)
 # called with the event inside the sender's transaction. Checked at start-up (arpilot.checks).
 ARPILOT_HOOK_RECEIVERS: dict[str, list[str]] = {
     # Each app seeds what a new organization needs.
-    "OrganizationCreated": ["receivables.receivers.organization_created"],
+    "OrganizationCreated": [
+        "receivables.receivers.organization_created",
+        "dunning.receivers.organization_created",
+    ],
     # Remove what may go with a customer, or refuse (409) what may not.
     "CustomerDeleting": ["receivables.receivers.customer_deleting"],
     # Money moved: a pending accounting change.
@@ -316,6 +361,11 @@ ARPILOT_HOOK_RECEIVERS: dict[str, list[str]] = {
     # A reviewed payment's pending accounting changes are approved.
     "PaymentReviewed": ["reconciliation.receivers.payment_reviewed"],
 }
+# The demo: the sign-in page shows the demo users' password (`manage.py seed_demo`). On by
+# default in development, off and refused in production.
+ARPILOT_DEMO = env_bool("ARPILOT_DEMO", not PRODUCTION)
+if PRODUCTION and ARPILOT_DEMO:
+    raise ImproperlyConfigured("ARPILOT_DEMO cannot be on in production")
 # Webhooks may target plain-HTTP and loopback URLs only where this is on (tests, local dev).
 ARPILOT_WEBHOOKS_ALLOW_INSECURE = env_bool("ARPILOT_WEBHOOKS_ALLOW_INSECURE", False)
 if PRODUCTION and ARPILOT_WEBHOOKS_ALLOW_INSECURE:

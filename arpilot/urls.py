@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("payments.api.urls")),
     path("api/v1/", include("reconciliation.api.urls")),
     path("api/v1/", include("webhooks.api.urls")),
+    path("api/v1/", include("dunning.api.urls")),
     path("hermes/api/v1/", include("receivables.aplos.urls")),
     path("healthz", views.healthz, name="healthz"),
     # The clerk workspace (server-rendered pages; sign in at /accounts/login/).
@@ -23,6 +24,7 @@ urlpatterns = [
     path("invoices/", include("receivables.urls")),
     path("payments/", include("payments.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("mail/", include("mail.urls")),
     path("", include("reconciliation.urls")),
 ]
 

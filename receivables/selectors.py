@@ -1,8 +1,16 @@
 """Reads of receivables, each with its joins declared once."""
 
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Sum
 
-from receivables.models import Account, Fund, Invoice, InvoiceLine, InvoiceOfflinePayment
+from arpilot.money import ZERO
+from receivables.models import (
+    Account,
+    Fund,
+    Invoice,
+    InvoiceLine,
+    InvoiceOfflinePayment,
+    JournalEntry,
+)
 from receivables.rendering import OFFLINE_ROW_FIELDS
 
 
@@ -138,3 +146,80 @@ def account_list(*, organization):
 
 def fund_list(*, organization):
     return Fund.objects.for_org(organization).order_by("id")
+
+
+def invoice_totals(queryset) -> dict:
+    """How many invoices ``queryset`` holds and their amount and amount due, in one query."""
+    return queryset.order_by().aggregate(
+        count=Count("id"),
+        amount=Sum("amount", default=ZERO),
+        amount_due=Sum("amount_due", default=ZERO),
+    )
+
+
+INVOICE_CSV_COLUMNS = (
+    ("Invoice", "invoice_number"),
+    ("Customer", "rendered_customer_name"),
+    ("Customer ID", "customer__external_id"),
+    ("Issued", "issue_date"),
+    ("Due", "due_date"),
+    ("Amount", "amount"),
+    ("Amount due", "amount_due"),
+    ("Status", "status"),
+    ("Notes", "notes"),
+)
+
+
+def invoice_csv_rows(queryset, *, chunk_size: int = 2000):
+    """The invoices of ``queryset`` as tuples of INVOICE_CSV_COLUMNS' values, read in chunks
+    (the customer's name is the invoice's own when it has one)."""
+    fields = [
+        "invoice_number",
+        "customer_name",
+        "customer__company_name",
+        "customer__external_id",
+        "issue_date",
+        "due_date",
+        "amount",
+        "amount_due",
+        "status",
+        "notes",
+    ]
+    rows = queryset.prefetch_related(None).values_list(*fields).iterator(chunk_size=chunk_size)
+    for number, name, company, external_id, *rest in rows:
+        yield (number, name or company, external_id, *rest)
+
+
+# (kind, source) → what the clerk reads; any other source of a payment is an offline payment.
+ACTIVITY_LABELS = {
+    (JournalEntry.Kind.ISSUE, "invoice"): "Invoice issued",
+    (JournalEntry.Kind.ISSUE_REVERSAL, "invoice"): "Invoice changed or voided",
+    (JournalEntry.Kind.PAYMENT, "payment"): "Payment applied",
+    (JournalEntry.Kind.PAYMENT_REVERSAL, "payment"): "Payment unapplied",
+    (JournalEntry.Kind.PAYMENT, "write_off"): "Short-payment written off",
+    (JournalEntry.Kind.PAYMENT_REVERSAL, "write_off"): "Write-off reversed",
+}
+OFFLINE_ACTIVITY_LABELS = {
+    JournalEntry.Kind.PAYMENT: "Offline payment",
+    JournalEntry.Kind.PAYMENT_REVERSAL: "Offline payment reversed",
+    JournalEntry.Kind.ISSUE: "Invoice issued",
+    JournalEntry.Kind.ISSUE_REVERSAL: "Invoice changed or voided",
+}
+
+
+def activity_label(kind: str, source: str) -> str:
+    return ACTIVITY_LABELS.get((kind, source)) or OFFLINE_ACTIVITY_LABELS.get(kind, kind)
+
+
+def customer_activity(*, organization, customer_id):
+    """A customer's ledger entries, newest first, each with its invoice and its amount
+    (the entry's debits): invoices issued and changed, payments applied and unapplied,
+    write-offs, offline payments and their reversals. One query per page."""
+    return (
+        JournalEntry.objects.for_org(organization)
+        .filter(invoice__customer_id=customer_id)
+        .select_related("invoice")
+        .only("id", "date", "kind", "source", "memo", "created_at", "invoice__invoice_number")
+        .annotate(total=Sum("lines__debit", default=ZERO))
+        .order_by("-date", "-created_at", "-id")
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from receivables import views
+from receivables import statement_views, views
 
 app_name = "receivables"
 
@@ -13,4 +13,9 @@ urlpatterns = [
         name="offline-payment-reverse",
     ),
     path("customers/<uuid:customer_id>/", views.customer_receivables, name="customer-panel"),
+    path(
+        "customers/<uuid:customer_id>/statement/",
+        statement_views.customer_statement_page,
+        name="customer-statement",
+    ),
 ]

@@ -20,6 +20,14 @@ EVENT_TYPES: dict[str, str] = {
     "accounting_change.approved": "An accounting change was approved. `data`: the change.",
     "accounting_change.synced": "An accounting change was marked synced. `data`: the change.",
     "accounting_change.failed": "An accounting change failed to sync. `data`: the change.",
+    "reminder.sent": "A dunning reminder is being sent (its email passed the last check). "
+    "`data`: the reminder as the API renders it.",
+    "promise.kept": "A promise to pay was paid in full. `data`: the promise.",
+    "promise.broken": "A promise to pay was not paid in full by its date; dunning resumes. "
+    "`data`: the promise.",
+    "dispute.opened": "An invoice was disputed; it is out of dunning. `data`: the dispute.",
+    "dispute.resolved": "A dispute was resolved (withdrawn, credit_note or write_off). "
+    "`data`: the dispute.",
     "webhook.test": "Sent by `POST /api/v1/webhooks/{id}/test` to that endpoint only. "
     "`data`: `{endpoint_id, message}`.",
 }

@@ -3,10 +3,13 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from arpilot.api.schema import BareSerializer
 from customers.models import Customer
 from receivables.models import Account, Fund, Invoice, InvoiceOfflinePayment
 from receivables.rendering import render_invoice
 from receivables.services import LineSpec, default_account, default_fund
+from receivables.statements import STATEMENT_LINE_TYPES
+from receivables.views import AGING_BUCKETS
 
 
 def money(**kwargs) -> serializers.DecimalField:
@@ -276,3 +279,130 @@ class FundCreateSerializer(serializers.Serializer):
 
 class FundUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
+
+
+# --- customer statements --------------------------------------------------------------------
+
+
+class StatementCustomerSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="pk", read_only=True)
+    company_name = serializers.CharField(read_only=True)
+    customer_id = serializers.CharField(
+        source="external_id",
+        read_only=True,
+        help_text="The organization's own customer ID (empty when it has none)",
+    )
+    address = serializers.CharField(read_only=True)
+
+
+class StatementLineSerializer(serializers.Serializer):
+    date = serializers.DateField(read_only=True, help_text="The date of the ledger entry")
+    type = serializers.ChoiceField(
+        choices=[(value, value) for value in STATEMENT_LINE_TYPES],
+        read_only=True,
+        help_text="`invoice` (issued), `invoice_reversal` (changed, voided or deleted), "
+        "`payment` / `payment_reversal` (a payment applied / unapplied), `write_off` / "
+        "`write_off_reversal` (a short-payment written off / reversed), `offline_payment` / "
+        "`offline_payment_reversal` (money received outside ARPilot / reversed)",
+    )
+    description = serializers.CharField(read_only=True)
+    memo = serializers.CharField(read_only=True)
+    invoice_id = serializers.UUIDField(read_only=True)
+    invoice_number = serializers.CharField(read_only=True)
+    journal_entry_id = serializers.UUIDField(source="entry_id", read_only=True)
+    charge = money_out(help_text="What the line adds to the balance (0 when none)")
+    credit = money_out(help_text="What the line takes off the balance (0 when none)")
+    balance = money_out(help_text="The running balance after the line")
+
+
+class StatementAgingSerializer(serializers.Serializer):
+    key = serializers.CharField(
+        read_only=True,
+        help_text="One of " + ", ".join(f"`{key}`" for key, *_ in AGING_BUCKETS),
+    )
+    label = serializers.CharField(read_only=True)
+    count = serializers.IntegerField(read_only=True, help_text="Invoices with a balance here")
+    total = money_out(help_text="Their balances on `to`")
+
+
+# ``from`` is a Python keyword: the fields are given by name.
+StatementSerializer = type(
+    "StatementSerializer",
+    (serializers.Serializer,),
+    {
+        "__module__": __name__,
+        "customer": StatementCustomerSerializer(read_only=True),
+        "currency": serializers.CharField(
+            read_only=True, help_text="The organization's currency (ISO 4217)"
+        ),
+        "from": serializers.DateField(source="date_from", read_only=True),
+        "to": serializers.DateField(source="date_to", read_only=True),
+        "opening_balance": money_out(help_text="The balance at the start of `from`"),
+        "total_charges": money_out(help_text="The sum of the lines' `charge`"),
+        "total_credits": money_out(help_text="The sum of the lines' `credit`"),
+        "closing_balance": money_out(
+            help_text="The balance at the end of `to`: opening + charges - credits"
+        ),
+        "lines": StatementLineSerializer(many=True, read_only=True),
+        "aging": StatementAgingSerializer(
+            many=True,
+            read_only=True,
+            help_text="The open invoices' balances on `to` by days past due on `to`; they "
+            "add up to `closing_balance`",
+        ),
+    },
+)
+
+
+# --- sending statements ---------------------------------------------------------------------
+
+MAX_STATEMENT_CUSTOMER_IDS = 1000
+
+# ``from`` is a Python keyword: the fields are given by name.
+StatementSendSerializer = type(
+    "StatementSendSerializer",
+    (serializers.Serializer,),
+    {
+        "__module__": __name__,
+        "from": serializers.DateField(
+            required=False,
+            help_text="First day of the period (YYYY-MM-DD); default: 90 days before `to`",
+        ),
+        "to": serializers.DateField(
+            required=False,
+            help_text="Last day of the period (YYYY-MM-DD); default: today in the "
+            "organization's timezone",
+        ),
+    },
+)
+
+
+class StatementsSendSerializer(serializers.Serializer):
+    customer_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        allow_empty=False,
+        max_length=MAX_STATEMENT_CUSTOMER_IDS,
+        help_text="The customers whose statements to send (at most "
+        f"{MAX_STATEMENT_CUSTOMER_IDS}); leave it out to send every customer with an open "
+        "balance theirs",
+    )
+
+
+class StatementSentSerializer(BareSerializer):
+    queued = serializers.IntegerField(read_only=True, help_text="Always 1: the email is queued")
+    email_id = serializers.UUIDField(read_only=True, help_text="The email in the outbox")
+    to = serializers.ListField(
+        child=serializers.EmailField(), read_only=True, help_text="Its recipients"
+    )
+
+
+class StatementsQueuedSerializer(BareSerializer):
+    queued = serializers.IntegerField(
+        read_only=True, help_text="Customers whose statements are queued for sending"
+    )
+    skipped_no_email = serializers.IntegerField(
+        read_only=True,
+        help_text="Customers selected but skipped: no primary or escalation-level-1 contact "
+        "with an email address",
+    )

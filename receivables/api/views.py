@@ -1,14 +1,19 @@
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
 
 from arpilot.api.views import ListModelMixin, OrgScopedViewSet, RetrieveModelMixin
-from arpilot.errors import NotFound
+from arpilot.errors import NotFound, ValidationFailed
+from customers.models import Customer
 from receivables import selectors, services
 from receivables.api import serializers as s
 from receivables.api.renderers import OrjsonRenderer
 from receivables.filters import InvoiceFilterSet
 from receivables.rendering import render_invoice_row
+from receivables.statement_pdf import PDF_MEDIA_TYPE, statement_filename, statement_pdf
+from receivables.statements import customer_statement, organization_today, statement_period
 
 
 class InvoiceViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
@@ -196,3 +201,187 @@ class FundViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
     def partial_update(self, request, *args, **kwargs):
         fund = services.fund_update(fund=self.get_object(), **self.get_input(partial=True))
         return self.respond(fund)
+
+
+# --- customer statements --------------------------------------------------------------------
+
+
+class StatementPdfRenderer(BaseRenderer):
+    """``Accept: application/pdf``: the view hands over the PDF's bytes."""
+
+    media_type = PDF_MEDIA_TYPE
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else b""
+
+
+_STATEMENT_DESCRIPTION = (
+    "The customer's statement of account for a period, from the receivables ledger: the "
+    "`opening_balance` (everything before `from`), one line per ledger entry dated in "
+    "`[from, to]` with its `charge` or `credit` and the running `balance` (invoices issued, "
+    "changed, voided or deleted; payments applied and unapplied; short-payments written off "
+    "and reversed; money received outside ARPilot and reversed), the totals, the "
+    "`closing_balance` (opening + charges - credits) and the aging of the open invoices on "
+    "`to` (current, 1-30, 31-60, 61-90, 90+ days past due; the buckets add up to the closing "
+    "balance). Entries are dated by the ledger: an invoice on its issue date, a payment on "
+    "the date it was received, a reversal on the day it was made.\n\n"
+    "`to` defaults to today in the organization's timezone, `from` to 90 days before `to`. "
+    "A date that is not YYYY-MM-DD, or `from` after `to`, is a 400 naming the field; "
+    "another organization's customer is a 404.\n\n"
+    "With `Accept: application/pdf` the same statement comes as a PDF "
+    "(`Content-Disposition: attachment`); errors are JSON whatever the `Accept`."
+)
+
+
+_STATEMENT_SEND_DESCRIPTION = (
+    "Email the customer its statement of account for a period (`from`, `to` in the body, "
+    "both optional, with the defaults and checks of `GET /customers/{id}/statement`): the "
+    "statement as a PDF attachment with a short cover note giving the period and the closing "
+    "balance, to the customer's primary contact and its escalation-level-1 contacts that "
+    "have an email address. The email goes through the outbox: it is queued in this "
+    "request and sent in the background; `email_id` names it.\n\n"
+    "A customer with no such contact is a 400 naming `customer_id`; another organization's "
+    "customer is a 404. Send an `Idempotency-Key` to make a retry safe: a repeat is "
+    "answered from the first response and queues no second email."
+)
+
+
+class CustomerStatementViewSet(OrgScopedViewSet):
+    """A customer's statement of account (served under ``/customers/{id}/statement``)."""
+
+    serializer_class = s.StatementSerializer
+    renderer_classes = [JSONRenderer, StatementPdfRenderer]
+    http_method_names = ["get", "post", "head", "options"]
+
+    def scoped_queryset(self, organization):
+        return Customer.objects.for_org(organization)
+
+    @extend_schema(
+        summary="Get a customer's statement of account",
+        description=_STATEMENT_DESCRIPTION,
+        parameters=[
+            OpenApiParameter(
+                "from",
+                OpenApiTypes.DATE,
+                OpenApiParameter.QUERY,
+                description="First day of the period (YYYY-MM-DD); default: 90 days before `to`",
+            ),
+            OpenApiParameter(
+                "to",
+                OpenApiTypes.DATE,
+                OpenApiParameter.QUERY,
+                description="Last day of the period (YYYY-MM-DD); default: today in the "
+                "organization's timezone",
+            ),
+        ],
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                s.StatementSerializer,
+                description="The statement (JSON), or with `Accept: application/pdf` the "
+                "statement as a PDF file.",
+            ),
+            (200, PDF_MEDIA_TYPE): {"type": "string", "format": "binary"},
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="statement", url_name="statement")
+    def statement(self, request, pk=None):
+        customer = self.get_object()
+        date_from, date_to = statement_period(
+            request.query_params, today=organization_today(self.organization)
+        )
+        statement = customer_statement(
+            organization=self.organization,
+            customer=customer,
+            date_from=date_from,
+            date_to=date_to,
+        )
+        if request.accepted_renderer.format != StatementPdfRenderer.format:
+            return self.respond(statement)
+        pdf = statement_pdf(statement, organization_name=self.organization.name)
+        disposition = f'attachment; filename="{statement_filename(statement)}"'
+        return Response(pdf, headers={"Content-Disposition": disposition})
+
+    @extend_schema(
+        summary="Email a customer's statement of account",
+        description=_STATEMENT_SEND_DESCRIPTION,
+        request=s.StatementSendSerializer,
+        responses={202: s.StatementSentSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="statement/send",
+        url_name="statement-send",
+        renderer_classes=[JSONRenderer],
+    )
+    def statement_send(self, request, pk=None):
+        customer = self.get_object()
+        data = self.get_input(s.StatementSendSerializer)
+        email = services.statement_send(
+            organization=self.organization,
+            customer=customer,
+            period_from=data.get("from"),
+            period_to=data.get("to"),
+        )
+        if email is None:
+            raise ValidationFailed(
+                "The customer has no contact with an email address.",
+                fields={"customer_id": ["The customer has no contact with an email address."]},
+            )
+        return Response(
+            {"queued": 1, "email_id": str(email.pk), "to": list(email.to)},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Errors are JSON even when the PDF was asked for."""
+        if response.status_code >= 400 and isinstance(
+            getattr(request, "accepted_renderer", None), StatementPdfRenderer
+        ):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+_STATEMENTS_SEND_DESCRIPTION = (
+    "Email statements of account (the last 90 days, as `POST /customers/{id}/statement/send` "
+    "sends one) to many customers: those in `customer_ids`, or, without it, every customer "
+    "with an open balance (an open invoice with an amount due). The statements are rendered "
+    "and queued in the background, so the answer comes at once: `queued` is the number of "
+    "customers whose statements will be sent, `skipped_no_email` the number selected but "
+    "skipped because no primary or escalation-level-1 contact has an email address.\n\n"
+    "An id in `customer_ids` that is not one of the organization's customers (or not an id) "
+    "is a 400 naming `customer_ids`, and nothing is sent. Send an `Idempotency-Key` to make "
+    "a retry safe: a repeat is answered from the first response and sends nothing again."
+)
+
+
+class StatementSendViewSet(OrgScopedViewSet):
+    """Statements of account emailed in bulk (``POST /statements/send``)."""
+
+    serializer_class = s.StatementsQueuedSerializer
+    input_serializers = {"send": s.StatementsSendSerializer}
+    http_method_names = ["post", "options"]
+
+    def scoped_queryset(self, organization):
+        return Customer.objects.for_org(organization)
+
+    @extend_schema(
+        summary="Email statements to many customers",
+        description=_STATEMENTS_SEND_DESCRIPTION,
+        request=s.StatementsSendSerializer,
+        responses={202: s.StatementsQueuedSerializer},
+    )
+    @action(detail=False, methods=["post"], url_path="send", url_name="send")
+    def send(self, request):
+        data = self.get_input()
+        result = services.statements_send(
+            organization=self.organization, customer_ids=data.get("customer_ids")
+        )
+        return Response(
+            {"queued": result.queued, "skipped_no_email": result.skipped_no_email},
+            status=status.HTTP_202_ACCEPTED,
+        )

@@ -6,7 +6,8 @@
 - ``invoice_lines``: an invoice's lines and the entries that issue it;
 - ``invoice_money``: money on invoices (payments applied, offline payments, Aplos receive);
 - ``state``: the derived status, the invoice lock and the events every service shares;
-- ``overdue``: the hourly overdue sweep.
+- ``overdue``: the hourly overdue sweep;
+- ``statements``: statements of account emailed through the mail outbox.
 """
 
 from receivables.services.invoice_lines import LineSpec
@@ -51,6 +52,7 @@ from receivables.services.state import (
     is_prefetched,
     money_moving,
 )
+from receivables.services.statements import StatementsQueued, statement_send, statements_send
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
@@ -59,6 +61,7 @@ __all__ = [
     "REVERSAL_KIND",
     "LineSpec",
     "Posting",
+    "StatementsQueued",
     "Status",
     "_next_aplos_id",
     "account_create",
@@ -88,4 +91,6 @@ __all__ = [
     "ledger_reverse",
     "money_moving",
     "organization_ledger_setup",
+    "statement_send",
+    "statements_send",
 ]

@@ -7,13 +7,22 @@ from tests.factories import ContactFactory, CustomerFactory, TagFactory
 pytestmark = pytest.mark.django_db
 
 
-INLINE_ONLY = {"customers.CustomerTag"}
+INLINE_ONLY = {"customers.CustomerTag", "mail.OutboundEmailAttachment"}
 
 
 def test_every_model_is_registered_in_admin():
     from django.apps import apps
 
-    project_apps = {"arpilot", "customers", "receivables", "payments", "reconciliation", "webhooks"}
+    project_apps = {
+        "arpilot",
+        "customers",
+        "receivables",
+        "payments",
+        "reconciliation",
+        "webhooks",
+        "mail",
+        "dunning",
+    }
     missing = [
         model._meta.label
         for model in apps.get_models()

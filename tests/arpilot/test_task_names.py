@@ -14,6 +14,8 @@ TASK_MODULES = [
     "receivables.tasks",
     "reconciliation.tasks",
     "webhooks.tasks",
+    "mail.tasks",
+    "dunning.tasks",
 ]
 
 REGISTERED_NAMES = {
@@ -22,10 +24,16 @@ REGISTERED_NAMES = {
     "payments.tasks.payments_match": "payments.tasks.payments_match_task",
     "payments.tasks.imports_requeue_stale": "payments.tasks.imports_requeue_stale_task",
     "receivables.tasks.invoices_mark_overdue": "receivables.tasks.invoices_mark_overdue_task",
+    "receivables.tasks.statements_send": "receivables.tasks.statements_send_task",
     "reconciliation.tasks.sync_organization": "reconciliation.tasks.sync_organization_task",
     "reconciliation.tasks.sync_due": "reconciliation.tasks.sync_due_task",
     "webhooks.tasks.send_due": "webhooks.tasks.send_due_task",
     "webhooks.tasks.requeue_due": "webhooks.tasks.requeue_due_task",
+    "mail.tasks.send": "mail.tasks.send_task",
+    "mail.tasks.requeue_due": "mail.tasks.requeue_due_task",
+    "dunning.tasks.run": "dunning.tasks.run_task",
+    "dunning.tasks.runs_due": "dunning.tasks.runs_due_task",
+    "dunning.tasks.promises_check": "dunning.tasks.promises_check_task",
 }
 
 

@@ -57,4 +57,7 @@ def test_hook_is_configured():
 
     receivers = settings.ARPILOT_HOOK_RECEIVERS
     assert receivers["CustomerDeleting"] == ["receivables.receivers.customer_deleting"]
-    assert receivers["OrganizationCreated"] == ["receivables.receivers.organization_created"]
+    assert receivers["OrganizationCreated"] == [
+        "receivables.receivers.organization_created",
+        "dunning.receivers.organization_created",  # the default dunning policy and reasons
+    ]

@@ -1,0 +1,224 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from arpilot.api.schema import BareSerializer
+from arpilot.money import MAX_AMOUNT
+from dunning.models import Dispute, Promise, Reminder
+from dunning.rendering import render_dispute, render_promise, render_reminder
+from dunning.services import levels_validate
+
+TEMPLATE_HELP = (
+    "Django template language. Context: `customer` (`company_name`, `external_id`), "
+    "`contact` (`name`, `email`), `invoices` (each `number`, `due_date`, `amount_due`, "
+    "`days_overdue`), `totals` (`amount_due`, `count`, `currency`), `organization_name`, "
+    "`remittance_instructions`, `level`. No `{% include %}`, `{% extends %}` or `{% load %}`."
+)
+
+
+def _money(**kwargs):
+    return serializers.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+
+
+# --- policy -----------------------------------------------------------------------------------
+class LevelSerializer(serializers.Serializer):
+    level = serializers.IntegerField(min_value=1, max_value=20, help_text="1 is the first")
+    days_after_due = serializers.IntegerField(
+        min_value=0, max_value=3650, help_text="Sent this many days after the due date"
+    )
+    contact_escalation_levels = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=20),
+        allow_empty=False,
+        max_length=20,
+        default=list,
+        help_text="Sent to the customer's contacts at these escalation levels (else to the "
+        "primary contact); default `[1]`",
+    )
+    subject = serializers.CharField(max_length=500, help_text=TEMPLATE_HELP)
+    body_text = serializers.CharField(max_length=20000, help_text=TEMPLATE_HELP)
+    body_html = serializers.CharField(
+        max_length=50000, allow_blank=True, default="", help_text=TEMPLATE_HELP + " Autoescaped."
+    )
+    attach_statement = serializers.BooleanField(
+        default=False, help_text="Attach the customer's statement of account (PDF, 90 days)"
+    )
+
+
+class PolicySerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(help_text="Whether the daily run sends reminders")
+    run_at = serializers.TimeField(
+        help_text="Local time of the daily run, in the organization's time zone (HH:MM)"
+    )
+    minimum_overdue = _money(
+        min_value=Decimal("0.00"),
+        max_value=MAX_AMOUNT,
+        help_text="No reminder for a customer whose overdue total is under this",
+    )
+    remittance_instructions = serializers.CharField(
+        max_length=5000, allow_blank=True, default="", help_text="How to pay, for the templates"
+    )
+    levels = LevelSerializer(many=True, max_length=20, help_text="Ordered by `level`")
+
+    def validate_levels(self, levels):
+        levels_validate([dict(level) for level in levels])
+        return levels
+
+    def to_representation(self, policy):
+        return {
+            "enabled": policy.enabled,
+            "run_at": policy.run_at.strftime("%H:%M"),
+            "minimum_overdue": str(policy.minimum_overdue),
+            "remittance_instructions": policy.remittance_instructions,
+            "levels": [
+                {
+                    "level": level.level,
+                    "days_after_due": level.days_after_due,
+                    "contact_escalation_levels": list(level.contact_escalation_levels),
+                    "subject": level.subject,
+                    "body_text": level.body_text,
+                    "body_html": level.body_html,
+                    "attach_statement": level.attach_statement,
+                }
+                for level in sorted(policy.levels.all(), key=lambda item: item.level)
+            ],
+        }
+
+
+class RunInput(serializers.Serializer):
+    dry_run = serializers.BooleanField(
+        default=False, help_text="Answer the reminders a run would send, sending nothing"
+    )
+
+
+class RunQueuedSerializer(BareSerializer):
+    queued = serializers.BooleanField()
+
+
+class PlannedInvoiceSerializer(serializers.Serializer):
+    invoice_id = serializers.UUIDField()
+    invoice_number = serializers.CharField()
+    due_date = serializers.DateField()
+    amount_due = _money(read_only=True)
+    days_overdue = serializers.IntegerField()
+
+
+class PlannedReminderSerializer(serializers.Serializer):
+    customer_id = serializers.UUIDField()
+    customer_name = serializers.CharField()
+    level = serializers.IntegerField()
+    to = serializers.ListField(child=serializers.EmailField())
+    total = _money(read_only=True)
+    attach_statement = serializers.BooleanField()
+    invoices = PlannedInvoiceSerializer(many=True)
+
+    def to_representation(self, plan):
+        return plan.as_dict()
+
+
+# --- reminders --------------------------------------------------------------------------------
+class ReminderInvoiceSerializer(serializers.Serializer):
+    invoice_id = serializers.UUIDField()
+    invoice_number = serializers.CharField()
+    amount_due = _money(read_only=True, help_text="Owed when the reminder was decided")
+    days_overdue = serializers.IntegerField()
+
+
+class ReminderSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    customer_id = serializers.UUIDField()
+    level = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=Reminder.Status.choices,
+        help_text="`queued` until its email's last check; `sent` when it passed it; "
+        "`cancelled` when an invoice was paid, disputed or promised meanwhile",
+    )
+    to = serializers.ListField(child=serializers.EmailField())
+    subject = serializers.CharField()
+    total = _money(read_only=True)
+    run_date = serializers.DateField(help_text="The organization-local date of the run")
+    attach_statement = serializers.BooleanField()
+    invoices = ReminderInvoiceSerializer(many=True)
+    email_id = serializers.UUIDField(allow_null=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
+    cancelled_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    def to_representation(self, reminder):
+        return render_reminder(reminder)
+
+
+# --- promises ---------------------------------------------------------------------------------
+class PromiseSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    customer_id = serializers.UUIDField()
+    invoice_ids = serializers.ListField(child=serializers.UUIDField())
+    amount = _money(read_only=True)
+    promised_date = serializers.DateField()
+    contact_id = serializers.UUIDField(allow_null=True)
+    note = serializers.CharField()
+    status = serializers.ChoiceField(choices=Promise.Status.choices)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def to_representation(self, promise):
+        return render_promise(promise)
+
+
+class PromiseCreateInput(serializers.Serializer):
+    customer_id = serializers.UUIDField()
+    invoice_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        allow_empty=False,
+        max_length=500,
+        help_text="Open invoices of the customer; dunning pauses for them until the date",
+    )
+    amount = _money(min_value=Decimal("0.01"), max_value=MAX_AMOUNT)
+    promised_date = serializers.DateField(help_text="Today or later (organization time zone)")
+    contact_id = serializers.UUIDField(required=False, allow_null=True)
+    note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class PromiseUpdateInput(serializers.Serializer):
+    amount = _money(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, required=False)
+    promised_date = serializers.DateField(required=False)
+    contact_id = serializers.UUIDField(required=False, allow_null=True)
+    note = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    status = serializers.ChoiceField(
+        choices=[Promise.Status.CANCELLED], required=False, help_text="`cancelled` only"
+    )
+
+
+# --- disputes ---------------------------------------------------------------------------------
+class DisputeSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    invoice_id = serializers.UUIDField()
+    reason_code = serializers.CharField()
+    reason = serializers.CharField()
+    note = serializers.CharField()
+    status = serializers.ChoiceField(choices=Dispute.Status.choices)
+    resolution = serializers.ChoiceField(choices=Dispute.Resolution.choices, allow_null=True)
+    resolution_note = serializers.CharField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def to_representation(self, dispute):
+        return render_dispute(dispute)
+
+
+class DisputeOpenInput(serializers.Serializer):
+    reason_code = serializers.SlugField(
+        max_length=50,
+        help_text="A code of the organization's list (default: pricing, damaged_goods, "
+        "not_received, duplicate, other)",
+    )
+    note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class DisputeResolveInput(serializers.Serializer):
+    resolution = serializers.ChoiceField(
+        choices=Dispute.Resolution.choices,
+        help_text="Recorded only: `credit_note` and `write_off` move no money (book them in "
+        "the accounting system)",
+    )
+    note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")

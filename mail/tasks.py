@@ -1,0 +1,15 @@
+from celery import shared_task
+
+from mail import services
+
+
+@shared_task(name="mail.tasks.send")
+def send_task(email_id: str) -> None:
+    """Send one queued email (idempotent: the lease re-checks the row)."""
+    services.email_send(email_id=email_id)
+
+
+@shared_task(name="mail.tasks.requeue_due")
+def requeue_due_task() -> int:
+    """Beat, every minute: settle emails of dead workers, queue again those of lost tasks."""
+    return services.emails_requeue_due()
