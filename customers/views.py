@@ -11,10 +11,11 @@ from customers.filters import CustomerFilterSet
 
 @workspace_view
 def customer_list(request):
-    """Customers, searchable by name or external id, filtered by tag."""
+    """Customers, searchable by name or external id, filtered by tag, with what each owes
+    (open balance) and how much of it is late (overdue)."""
     organization = request.organization
     filterset = CustomerFilterSet(
-        request.GET, queryset=selectors.customer_list(organization=organization)
+        request.GET, queryset=selectors.customer_list_with_balances(organization=organization)
     )
     queryset = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     page = paginate(request, queryset.order_by("company_name", "id"))
@@ -32,8 +33,11 @@ def customer_list(request):
 
 @workspace_view
 def customer_detail(request, pk):
-    """A customer: contacts by escalation level and tags (open invoices load in a panel)."""
-    customer = org_object_or_404(selectors.customer_list(organization=request.organization), pk=pk)
+    """A customer: balances, contacts by escalation level and tags; open invoices and aging,
+    payments and the activity timeline load in panels of the apps that hold them."""
+    customer = org_object_or_404(
+        selectors.customer_list_with_balances(organization=request.organization), pk=pk
+    )
     contacts = list(customer.contacts.all())
     levels = [
         (level, list(group))

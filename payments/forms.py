@@ -85,3 +85,43 @@ class ImportForm(forms.Form):
         label="Bank file",
         help_text="CSV, OFX/QFX, BAI2, camt.053 XML or MT940, up to 50 MB",
     )
+
+
+class PayerAliasForm(forms.Form):
+    """A payer name to remember for a customer (named by its ID or exact name)."""
+
+    payer_name = forms.CharField(
+        label="Payer name, as the bank shows it",
+        max_length=255,
+        error_messages={"required": "Enter the payer's name."},
+    )
+    customer_ref = forms.CharField(
+        label="Customer (ID or exact name)",
+        max_length=255,
+        error_messages={"required": "Name the customer."},
+    )
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+
+    def clean_customer_ref(self):
+        from customers.models import Customer
+
+        ref = self.cleaned_data["customer_ref"].strip()
+        customers = Customer.objects.for_org(self.organization)
+        found = list(customers.filter(external_id__iexact=ref)[:2]) or list(
+            customers.filter(company_name__iexact=ref)[:2]
+        )
+        if not found:
+            raise forms.ValidationError(f"No customer has the ID or name “{ref}”.")
+        if len(found) > 1:
+            raise forms.ValidationError(f"More than one customer is called “{ref}”: use the ID.")
+        self.cleaned_data["customer"] = found[0]
+        return ref
+
+    def clean(self):
+        data = super().clean()
+        if "customer" in self.cleaned_data:
+            data["customer"] = self.cleaned_data["customer"]
+        return data

@@ -3,6 +3,7 @@ invoices' current balances, short texts, digest and cached HTML) and, after an a
 the action changed in words."""
 
 import hashlib
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,6 +24,9 @@ ROW_TEMPLATE = "payments/review_row.html"  # Jinja2: templates/jinja2/
 SUGGESTIONS_SHOWN = selectors.SUGGESTIONS_SHOWN
 
 PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+
+# Confidence bands: "sure" from the organization's auto-apply threshold, "likely" from here.
+LIKELY_SCORE = 0.6
 
 
 class UrlPattern:
@@ -45,6 +49,7 @@ def _row_urls() -> dict:
         "review": "payments:review-mark",
         "search": "payments:invoice-search",
         "split": "payments:split-panel",
+        "remember": "payments:remember-payer",
     }
     return {key: UrlPattern(name) for key, name in names.items()}
 
@@ -54,18 +59,22 @@ class SuggestedInvoice:
     id: str
     url: str
     number: str
-    detail: str  # "Customer name · due $12.00", escaped by the template
+    detail: str  # "Customer name · due $12.00" (or "· paid"), escaped by the template
     open: bool
+    customer_id: str = ""
 
 
 # --- the review row ---------------------------------------------------------------------------
 
 
-def attach_suggestions(organization, payments: list[Payment]) -> None:
+def attach_suggestions(organization, payments: list[Payment], *, settings=None) -> None:
     """Give each payment its links, ``top_suggestions`` with the suggested invoices' current
-    balances (one query for the whole page) and the short texts its row shows (built here
-    once rather than by many template nodes per row)."""
+    balances and confidence bands (one query for the whole page, and one for the
+    organization's settings), what it may write off, and the short texts its row shows
+    (built here once rather than by many template nodes per row)."""
     currency = organization.currency
+    if settings is None:
+        settings = services.payment_settings_get(organization=organization)
     wanted = {
         invoice_id
         for payment in payments
@@ -100,11 +109,17 @@ def attach_suggestions(organization, payments: list[Payment]) -> None:
             _present_suggestion(suggestion, invoices, currency, invoice_url, apply_url, payment)
             for suggestion in list(payment.suggestions.all())[:SUGGESTIONS_SHOWN]
         ]
-        # A fully applied payment shows only the evidence of its best suggestion.
+        # A fully applied payment shows only the evidence of its best suggestion; another
+        # shows the suggestions that still fit (one whose invoice was paid since is no
+        # suggestion any more: the row says how many were dropped).
         applied = payment.status == Payment.Status.APPLIED
-        payment.shown_suggestions = (
-            payment.top_suggestions[:1] if applied else payment.top_suggestions
-        )
+        if applied:
+            payment.shown_suggestions = payment.top_suggestions[:1]
+        else:
+            payment.shown_suggestions = [s for s in payment.top_suggestions if s.still_fits]
+        payment.stale_count = len(payment.top_suggestions) - len(payment.shown_suggestions)
+        payment.can_apply = not payment.currency_note and not applied
+        _attach_bands(payment.shown_suggestions, settings)
         payment.short_total = sum(
             (
                 allocation.invoice.amount_due
@@ -114,7 +129,47 @@ def attach_suggestions(organization, payments: list[Payment]) -> None:
             ),
             Decimal("0.00"),
         )
+        _attach_write_off(payment, settings.write_off_tolerance)
+        customers = {
+            allocation.invoice.customer_id: allocation.invoice.rendered_customer_name
+            for allocation in payment.active_allocations
+        }
+        payment.remember_customer = (
+            next(iter(customers.values())) if len(customers) == 1 and payment.payer_name else ""
+        )
         payment.row_key = _row_key(payment, currency)
+
+
+def _attach_write_off(payment: Payment, tolerance: Decimal) -> None:
+    """What the row may offer to write off: only what ``write_off_short`` accepts (all of
+    the payment applied, the short total within the tolerance)."""
+    short = payment.short_total
+    payment.tolerance = tolerance
+    payment.write_off_offer = (
+        short if short > 0 and short <= tolerance and payment.unapplied_amount <= 0 else None
+    )
+    payment.short_beyond_tolerance = short if short > tolerance else None
+
+
+def _attach_bands(suggestions: list, settings) -> None:
+    """Band each suggestion (sure / likely / weak), flag ties (the same percentage) and say
+    whether applying it needs the clerk's confirmation (anything but a clear "sure")."""
+    threshold = float(settings.auto_apply_threshold)
+    for suggestion in suggestions:
+        if suggestion.score >= threshold:
+            suggestion.band = "sure"
+        elif suggestion.score >= LIKELY_SCORE:
+            suggestion.band = "likely"
+        else:
+            suggestion.band = "weak"
+        suggestion.band_label = BAND_LABELS[suggestion.band]
+        suggestion.tied_with = [
+            other.rank
+            for other in suggestions
+            if other is not suggestion and other.percent == suggestion.percent
+        ]
+        suggestion.needs_confirm = suggestion.band != "sure" or bool(suggestion.tied_with)
+        suggestion.why_weak = _why_weak(suggestion) if suggestion.band == "weak" else ""
 
 
 def _present_suggestion(suggestion, invoices, currency, invoice_url, apply_url, payment):
@@ -122,19 +177,23 @@ def _present_suggestion(suggestion, invoices, currency, invoice_url, apply_url, 
     suggestion.invoices = []
     for invoice_id, number in zip(suggestion.invoice_ids, suggestion.invoice_numbers, strict=False):
         invoice = invoices.get(str(invoice_id))
+        is_open = bool(invoice and invoice.status in Invoice.OPEN_STATUSES)
         detail = ""
         if invoice is not None:
-            detail = (
-                f"{invoice.rendered_customer_name} · due "
-                f"{format_money(invoice.amount_due, currency)}"
+            balance = (
+                f"due {format_money(invoice.amount_due, currency)}"
+                if is_open
+                else invoice.get_status_display().lower()
             )
+            detail = f"{invoice.rendered_customer_name} · {balance}"
         suggestion.invoices.append(
             SuggestedInvoice(
                 id=str(invoice_id),
                 url=invoice_url.for_(invoice_id),
                 number=invoice.invoice_number if invoice else number,
                 detail=detail,
-                open=bool(invoice and invoice.status in Invoice.OPEN_STATUSES),
+                open=is_open,
+                customer_id=str(invoice.customer_id) if invoice and invoice.customer_id else "",
             )
         )
     suggestion.apply_url = apply_url.for_(payment.pk)[: -len("/1")] + f"/{suggestion.rank}"
@@ -146,13 +205,165 @@ def _present_suggestion(suggestion, invoices, currency, invoice_url, apply_url, 
         '<a href="{}">{}</a> <span class="muted small">{}</span>',
         ((item.url, item.number, item.detail) for item in suggestion.invoices),
     )
+    suggestion.evidence_items = [evidence_sentence(reason) for reason in suggestion.reasons]
     suggestion.evidence = format_html_join(
-        "", "<li>{}</li>", ((reason,) for reason in suggestion.reasons)
+        "",
+        '<li><span class="ev-weight ev-{}">{}</span> {}</li>',
+        (
+            (item.weight, WEIGHT_LABELS[item.weight], item.text)
+            for item in suggestion.evidence_items
+        ),
     )
     suggestion.still_fits = bool(suggestion.invoices) and all(
         item.open for item in suggestion.invoices
     )
     return suggestion
+
+
+# --- evidence in words ------------------------------------------------------------------------
+
+BAND_LABELS = {"sure": "Sure", "likely": "Likely", "weak": "Weak"}
+WEIGHT_LABELS = {
+    "strong": "Strong evidence",
+    "some": "Some evidence",
+    "slight": "Slight evidence",
+    "against": "Counts against",
+    "note": "Note",
+}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    text: str  # a sentence
+    weight: str  # a key of WEIGHT_LABELS
+    kind: str  # "number", "amount", "name", "customer" or "other"
+
+
+def _name_weight(similarity: float) -> str:
+    if similarity >= 0.95:
+        return "strong"
+    if similarity >= 0.85:
+        return "some"
+    if similarity >= 0.7:
+        return "slight"
+    return "against"
+
+
+def _name_sentence(match) -> Evidence:
+    label, similarity = match.group(1), float(match.group(2))
+    if similarity >= 0.995:
+        text = f"The payer's name is the same as {label}'s."
+    elif similarity >= 0.85:
+        text = f"The payer's name is very close to {label} ({round(similarity * 100)}% alike)."
+    elif similarity >= 0.7:
+        text = f"The payer's name is somewhat like {label} ({round(similarity * 100)}% alike)."
+    else:
+        text = f"The payer's name is unlike {label} (only {round(similarity * 100)}% alike)."
+    return Evidence(text, _name_weight(similarity), "name")
+
+
+# The matching engine's reasons (payments/matching/engine.py) as sentences with their weight.
+_EVIDENCE = [
+    (
+        re.compile(r"^invoice number (\S+) in (.+)$"),
+        lambda m: Evidence(f"The {m.group(2)} names invoice {m.group(1)}.", "strong", "number"),
+    ),
+    (
+        re.compile(r"^number (\S+) in (.+) matches invoice (\S+)$"),
+        lambda m: Evidence(
+            f"The {m.group(2)} has the number {m.group(1)}, like invoice {m.group(3)}.",
+            "some",
+            "number",
+        ),
+    ),
+    (
+        re.compile(r"^the reference names another invoice$"),
+        lambda m: Evidence("The reference names a different invoice.", "against", "other"),
+    ),
+    (
+        re.compile(r"^the reference names an invoice number that is not open$"),
+        lambda m: Evidence("The reference names an invoice that is not open.", "against", "other"),
+    ),
+    (
+        re.compile(r"^amount equals open balance$"),
+        lambda m: Evidence("The amount is exactly the invoice's open balance.", "strong", "amount"),
+    ),
+    (
+        re.compile(r"^the (\d+) invoices total the amount$"),
+        lambda m: Evidence(
+            f"The {m.group(1)} named invoices add up to the amount exactly.", "strong", "amount"
+        ),
+    ),
+    (
+        re.compile(r"^(\d+) open invoices of (.+) total the amount$"),
+        lambda m: Evidence(
+            f"{m.group(1)} open invoices of {m.group(2)} add up to the amount.", "some", "amount"
+        ),
+    ),
+    (
+        re.compile(r"^short-pay: amount is (\S+) below open balance (\S+)$"),
+        lambda m: Evidence(
+            f"The amount is {m.group(1)} short of the open balance of {m.group(2)}.",
+            "some",
+            "amount",
+        ),
+    ),
+    (
+        re.compile(r"^partial payment of open balance (\S+)$"),
+        lambda m: Evidence(
+            f"The amount pays only part of the open balance of {m.group(1)}.", "against", "other"
+        ),
+    ),
+    (
+        re.compile(r"^amount exceeds open balance (\S+) by (\S+)$"),
+        lambda m: Evidence(
+            f"The amount is {m.group(2)} more than the open balance of {m.group(1)}.",
+            "against",
+            "other",
+        ),
+    ),
+    (
+        re.compile(r"^customer ID (.+) in reference$"),
+        lambda m: Evidence(
+            f"The reference has the customer's ID, {m.group(1)}.", "strong", "customer"
+        ),
+    ),
+    (
+        re.compile(r"^payer previously matched to this customer$"),
+        lambda m: Evidence(
+            "Money from this payer went to this customer before.", "some", "customer"
+        ),
+    ),
+    (re.compile(r"^payer name ≈ (.+) \((\d(?:\.\d+)?)\)$"), _name_sentence),
+]
+
+
+def evidence_sentence(reason: str) -> Evidence:
+    """A matching reason as a sentence with its weight (an unknown one as it is)."""
+    for pattern, build in _EVIDENCE:
+        match = pattern.match(str(reason))
+        if match:
+            return build(match)
+    text = str(reason)
+    return Evidence(text[:1].upper() + text[1:], "note", "other")
+
+
+def _why_weak(suggestion) -> str:
+    """Why a weak suggestion is weak, in one sentence."""
+    items = suggestion.evidence_items
+    kinds = {item.kind for item in items if item.weight in ("strong", "some")}
+    missing = []
+    if "number" not in kinds:
+        missing.append("the reference names none of its invoices")
+    if "amount" not in kinds:
+        missing.append("the amount does not match their open balance")
+    if not kinds & {"name", "customer"}:
+        missing.append("nothing ties the payer to this customer")
+    against = [item.text.rstrip(".").lower() for item in items if item.weight == "against"]
+    parts = missing + [text[:1].lower() + text[1:] for text in against]
+    if not parts:
+        return f"Weak: only {suggestion.percent}% likely."
+    return "Weak: " + "; ".join(dict.fromkeys(parts)) + "."
 
 
 def _row_key(payment: Payment, currency: str) -> str:
@@ -173,12 +384,16 @@ def _row_key(payment: Payment, currency: str) -> str:
         payment.payer_name,
         payment.payer_reference,
         payment.notes,
+        str(payment.tolerance),
+        str(payment.write_off_offer),
+        payment.remember_customer,
     ]
     for allocation in payment.active_allocations:
         parts += [str(allocation.pk), allocation.invoice.invoice_number, str(allocation.amount)]
         parts += [str(allocation.write_off_amount), allocation.detail]
     for suggestion in payment.top_suggestions:
         parts += [str(suggestion.pk), str(suggestion.still_fits), str(suggestion.amount)]
+        parts += [getattr(suggestion, "band", ""), str(getattr(suggestion, "tied_with", ""))]
         parts += [f"{item.number}|{item.detail}|{item.open}" for item in suggestion.invoices]
         parts += [str(reason) for reason in suggestion.reasons]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
@@ -192,8 +407,11 @@ def row_html(
     error: str = "",
     changes: list[str] = (),
     split_html: str = "",
+    split_open: bool = False,
+    confirm: dict | None = None,
 ) -> str:
-    """A payment's review row (after ``attach_suggestions``), rendered by Jinja2."""
+    """A payment's review row (after ``attach_suggestions``), rendered by Jinja2: with what
+    an action changed, its refusal, or the confirmation it asks for (``confirm``)."""
     template = engines["jinja2"].get_template(ROW_TEMPLATE).template
     # The template autoescapes everything it interpolates.
     return mark_safe(
@@ -205,6 +423,8 @@ def row_html(
             changes=changes,
             split_inline=bool(split_html),
             split_html=split_html,
+            split_open=split_open,
+            confirm=confirm,
         )
     )
 
@@ -250,9 +470,11 @@ def snapshot(organization, payment: Payment, extra_invoice_ids=()) -> Snapshot:
     )
 
 
-def changes(organization, before: Snapshot, payment: Payment) -> list[str]:
+def changes(
+    organization, before: Snapshot, payment: Payment, *, approved: int | None = None
+) -> list[str]:
     """What an action changed, in words: the payment's status and money, each invoice's
-    amount due and status."""
+    amount due and status, review (with the accounting changes it ``approved``)."""
     currency = organization.currency  # the invoices' (and write-offs')
     paid_in = payment.currency or currency  # the payment's own
     labels = dict(Payment.Status.choices)
@@ -285,5 +507,21 @@ def changes(organization, before: Snapshot, payment: Payment) -> list[str]:
             text += f" ({statuses[old.status]} → {statuses[new.status]})"
         lines.append(text)
     if before.reviewed != payment.reviewed:
-        lines.append("Marked reviewed" if payment.reviewed else "Back in the review queue")
+        lines.append(reviewed_text(payment.reviewed, approved))
     return lines
+
+
+def reviewed_text(reviewed: bool, approved: int | None) -> str:
+    """What marking a payment (un)reviewed did, the approvals included."""
+    if not reviewed:
+        return (
+            "Back in the review queue (accounting changes approved when it was reviewed "
+            "stay approved)"
+        )
+    if approved is None:
+        return "Marked reviewed"
+    if approved == 0:
+        return "Marked reviewed (no accounting changes were waiting for approval)"
+    return (
+        f"Marked reviewed and approved {approved} accounting change{'s' if approved != 1 else ''}"
+    )

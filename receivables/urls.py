@@ -6,6 +6,7 @@ app_name = "receivables"
 
 urlpatterns = [
     path("", views.invoice_list, name="invoices"),
+    path("export.csv", views.invoice_export, name="invoices-export"),
     path("<uuid:pk>/", views.invoice_detail, name="invoice"),
     path(
         "<uuid:pk>/offline-payments/<uuid:payment_id>/reverse/",
@@ -13,6 +14,11 @@ urlpatterns = [
         name="offline-payment-reverse",
     ),
     path("customers/<uuid:customer_id>/", views.customer_receivables, name="customer-panel"),
+    path(
+        "customers/<uuid:customer_id>/activity/",
+        views.customer_activity,
+        name="customer-activity",
+    ),
     path(
         "customers/<uuid:customer_id>/statement/",
         statement_views.customer_statement_page,

@@ -1,9 +1,12 @@
 """Clerk pages of receivables: the invoice list and detail, a customer's invoices and aging."""
 
+import csv
 from datetime import date, timedelta
+from itertools import chain
 
 from django.contrib import messages
 from django.db.models import Count, Prefetch, Q, Sum
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -20,6 +23,13 @@ from arpilot.workspace import (
 from customers.models import Customer
 from receivables import selectors, services
 from receivables.filters import InvoiceFilterSet
+from receivables.forms import (
+    DEFAULT_ORDER,
+    active_filters,
+    filter_errors,
+    invoice_sort,
+    sort_columns,
+)
 from receivables.models import Invoice, JournalEntry, JournalLine
 
 # (key, label, oldest days past due, newest days past due); None = open-ended.
@@ -84,6 +94,8 @@ def _with_buckets(row: dict) -> dict:
 
 
 def _filtered_invoices(request):
+    """The FilterSet, the organization's invoices it and ``?aging=``/``?open=1`` select
+    (none while a filter is invalid), and the aging key."""
     organization = request.organization
     filterset = InvoiceFilterSet(
         request.GET,
@@ -96,19 +108,47 @@ def _filtered_invoices(request):
         queryset = queryset.open().filter(aging_condition(aging, today))
     elif request.GET.get("open") == "1":
         queryset = queryset.open()
-    return filterset, queryset.order_by("-issue_date", "-created_at", "id"), aging
+    return filterset, queryset.order_by(*DEFAULT_ORDER), aging
+
+
+def _filter_chips(request, filterset) -> list[dict]:
+    """The filters in force, the customer named (one query, only when filtered by one)."""
+    describe = {
+        "status": dict(Invoice.Status.choices),
+        "aging": {key: label for key, label, *_ in AGING_BUCKETS},
+    }
+    customer_id = filterset.form.cleaned_data.get("customer_id") if filterset.is_valid() else None
+    if customer_id:
+        names = Customer.objects.for_org(request.organization).filter(pk=customer_id)
+        describe["customer_id"] = {
+            str(pk): name for pk, name in names.values_list("pk", "company_name")
+        }
+    return active_filters(request.GET, describe=describe)
 
 
 @workspace_view
 def invoice_list(request):
-    """Invoices, searchable and filtered by status, customer, dates, amount and aging."""
+    """Invoices, searchable and filtered by status, customer, dates, amount and aging,
+    sortable by each column, with the totals of all that match. A filter that cannot be
+    read lists nothing and says which, in words (the page itself is fine: a 200)."""
     filterset, queryset, aging = _filtered_invoices(request)
-    page = paginate(request, queryset)
+    sort = invoice_sort(request.GET.get("sort", ""))
+    page = paginate(request, queryset.order_by(*sort.ordering()))
+    errors = filter_errors(filterset)
+    export_query = request.GET.copy()
+    export_query.pop("page", None)
     return render(
         request,
         "receivables/invoice_list.html",
         {
             "filterset": filterset,
+            "filter_errors": errors,
+            "error_fields": {error["field"] for error in errors},
+            "chips": _filter_chips(request, filterset),
+            "sort": sort,
+            "columns": {c["key"]: c for c in sort_columns(request.GET, sort)},
+            "totals": selectors.invoice_totals(queryset),
+            "export_query": export_query.urlencode(),
             "page_obj": page,
             "invoices": page.object_list,
             "aging": aging,
@@ -117,6 +157,50 @@ def invoice_list(request):
             "today": organization_today(request.organization),
         },
     )
+
+
+# A cell starting with one of these is a formula to a spreadsheet (OWASP, CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """``value`` as CSV text a spreadsheet will not run: a leading formula character gets
+    a ``'`` before it."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+class _Echo:
+    """A file whose ``write`` hands back the line, for ``csv.writer`` feeding a stream."""
+
+    def write(self, value):
+        return value
+
+
+@workspace_view
+def invoice_export(request):
+    """The invoices the list's filters select (every page, in its sort order), as CSV,
+    streamed; a bad filter is a 400 naming the field."""
+    filterset, queryset, _ = _filtered_invoices(request)
+    errors = filter_errors(filterset)
+    if errors:
+        return HttpResponse(
+            "\n".join(error["text"] for error in errors) + "\n",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    sort = invoice_sort(request.GET.get("sort", ""))
+    writer = csv.writer(_Echo())
+    header = [label for label, _ in selectors.INVOICE_CSV_COLUMNS]
+    rows = selectors.invoice_csv_rows(queryset.order_by(*sort.ordering()))
+    lines = chain(
+        [writer.writerow(header)],
+        (writer.writerow([csv_cell(value) for value in row]) for row in rows),
+    )
+    today = organization_today(request.organization).isoformat()
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="invoices-{today}.csv"'
+    return response
 
 
 @workspace_view
@@ -191,6 +275,32 @@ def customer_receivables(request, customer_id):
             "summary": summary,
             "open_invoices": open_invoices,
             "today": today,
+            "base_template": base_template(request),
+        },
+    )
+
+
+@workspace_view
+def customer_activity(request, customer_id):
+    """A customer's activity, newest first, from its ledger entries (a panel of the customer
+    page): invoices issued and changed, payments applied and unapplied, write-offs, offline
+    payments; 25 a page."""
+    organization = request.organization
+    customer = org_object_or_404(Customer.objects.for_org(organization), pk=customer_id)
+    page = paginate(
+        request,
+        selectors.customer_activity(organization=organization, customer_id=customer.pk),
+        per_page=25,
+    )
+    for entry in page.object_list:
+        entry.label = selectors.activity_label(entry.kind, entry.source)
+    return render(
+        request,
+        "receivables/customer_activity.html",
+        {
+            "customer": customer,
+            "page_obj": page,
+            "entries": page.object_list,
             "base_template": base_template(request),
         },
     )

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 _NON_SPACE = re.compile(rb"\S")
-NOT_A_BANK_FILE = "the file is not a recognised bank file (CSV, OFX, CAMT.053, BAI2 or MT940)"
+NOT_A_BANK_FILE = "the file is not a bank file this app reads (CSV, OFX, CAMT.053, BAI2 or MT940)"
 
 
 def parse(

@@ -5,6 +5,7 @@ Other code imports them from here; tests that patch a private name patch the mod
 defines it.
 """
 
+from payments.services.aliases import payer_alias_forget, payer_alias_remember, payer_alias_rename
 from payments.services.allocations import AllocationSpec, payment_currency_mismatch
 from payments.services.common import payment_settings_get
 from payments.services.imports import (
@@ -36,6 +37,9 @@ __all__ = [
     "Spread",
     "Unapplied",
     "amount_spread",
+    "payer_alias_forget",
+    "payer_alias_remember",
+    "payer_alias_rename",
     "payment_auto_apply",
     "payment_create",
     "payment_currency_mismatch",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from datetime import timedelta
@@ -107,7 +108,7 @@ def payment_import_create(
     fmt = importers.detect_format(data)
     if fmt is None and mapping is None:
         raise ValidationFailed(
-            f"The file is not a bank file: {importers.NOT_A_BANK_FILE}.",
+            importers.NOT_A_BANK_FILE[:1].upper() + importers.NOT_A_BANK_FILE[1:] + ".",
             fields={
                 "file": [
                     importers.NOT_A_BANK_FILE[:1].upper() + importers.NOT_A_BANK_FILE[1:] + "."
@@ -374,6 +375,7 @@ class _Parse:
         self.fmt = payment_import.format or None
         self.mapping = _csv_mapping(payment_import.csv_mapping)
         self.streamed = importers.ParseResult(format=importers.FORMAT_CSV)
+        self.lines: int | None = None  # the file's lines, once decompressed
         self.result = None
         self.error: Exception | None = None
         self.thread = threading.Thread(
@@ -384,11 +386,19 @@ class _Parse:
     def _parse(self) -> None:
         try:
             data = zlib.decompress(self.stored_file)
+            self.lines = data.count(b"\n") + (not data.endswith(b"\n"))
             self.result = importers.parse(
                 data, fmt=self.fmt, csv_mapping=self.mapping, into=self.streamed
             )
         except Exception as exc:  # reported by the run, in the import's status
             self.error = exc
+
+
+# While an import runs, its progress is in lines of the file: ``total`` is the file's line
+# count (known from the start) and ``processed`` the line the import has reached; when it is
+# done both count credits (read, stored). A clerk sees "line 40,000 of 100,000" at once
+# instead of "0 of ?" until the parse ends.
+PROGRESS_EVERY = 0.5  # seconds between progress updates while a CSV is read
 
 
 class _ImportWriter:
@@ -399,8 +409,20 @@ class _ImportWriter:
         self.shared, self.organization_currency = _import_shared(payment_import)
         self.seen_prints: dict = {}
         self.stored = 0
+        self.lines = 0  # the file's line count, once known
+        self.line_reached = 0
 
-    def store(self, transactions, *, file_currency: str, file_account: str, read: int) -> None:
+    def progress(self, *, lines: int | None = None, line_reached: int | None = None) -> None:
+        """Record the file's line count and the line reached (never backwards)."""
+        if lines is not None:
+            self.lines = lines
+        if line_reached is not None:
+            self.line_reached = max(self.line_reached, min(line_reached, self.lines))
+        PaymentImport.objects.filter(pk=self.import_id).update(
+            total=self.lines, processed=self.line_reached, updated_at=timezone.now()
+        )
+
+    def store(self, transactions, *, file_currency: str, file_account: str) -> None:
         rows = _import_row_tuples(
             transactions,
             file_currency=file_currency,
@@ -408,12 +430,11 @@ class _ImportWriter:
             seen_prints=self.seen_prints,
         )
         self.stored += len(rows)
+        last_line = max((tx.line_number or 0 for tx in transactions), default=0)
         with transaction.atomic():
             _relaxed_commit()
             _insert_new_payments(self.shared, rows)
-            PaymentImport.objects.filter(pk=self.import_id).update(
-                processed=self.stored, total=read, updated_at=timezone.now()
-            )
+            self.progress(line_reached=last_line)
 
 
 def _import_run(payment_import) -> None:
@@ -424,7 +445,7 @@ def _import_run(payment_import) -> None:
         _import_failed(payment_import.pk, parse.error)
         return
     result = parse.result
-    _import_parsed(payment_import.pk, result, writer.stored)
+    _import_parsed(payment_import.pk, result)
     _store_the_rest(result, writer, consumed)
     created_count = _import_done(payment_import, len(result.transactions))
     if created_count:
@@ -443,18 +464,25 @@ def _store_while_parsing(parse: _Parse, writer: _ImportWriter) -> int:
     # after it.
     streamed = parse.streamed
     consumed = 0
+    reported = 0.0
     while parse.thread.is_alive():
+        if parse.lines is not None and not writer.lines:
+            writer.progress(lines=parse.lines)
+            reported = time.monotonic()
         if len(streamed.transactions) - consumed >= IMPORT_BATCH:
             batch = streamed.transactions[consumed : consumed + IMPORT_BATCH]
             consumed += len(batch)
-            writer.store(
-                batch,
-                file_currency=writer.organization_currency,
-                file_account="",
-                read=len(streamed.transactions),
-            )
+            writer.store(batch, file_currency=writer.organization_currency, file_account="")
+            reported = time.monotonic()
+        elif (
+            writer.lines and streamed.transactions and time.monotonic() - reported > PROGRESS_EVERY
+        ):
+            writer.progress(line_reached=streamed.transactions[-1].line_number or 0)
+            reported = time.monotonic()
         else:
             parse.thread.join(0.005)
+    if parse.lines is not None and not writer.lines:
+        writer.lines = parse.lines
     return consumed
 
 
@@ -466,7 +494,6 @@ def _store_the_rest(result, writer: _ImportWriter, consumed: int) -> None:
             result.transactions[start : start + IMPORT_BATCH],
             file_currency=result.currency or writer.organization_currency,
             file_account=result.account or "",
-            read=total,
         )
 
 
@@ -483,12 +510,11 @@ def _import_failed(import_id, error: Exception) -> None:
     )
 
 
-def _import_parsed(import_id, result, stored: int) -> None:
-    """Record what the parse found: format, totals, skipped debits, rejected lines."""
+def _import_parsed(import_id, result) -> None:
+    """Record what the parse found: format, skipped debits, rejected lines (the progress
+    stays in lines until the import is done)."""
     PaymentImport.objects.filter(pk=import_id).update(
         format=result.format,
-        total=len(result.transactions),
-        processed=stored,
         debits_skipped=result.debits_skipped,
         rejected=[
             {"line_number": line.line_number, "reason": line.reason, "raw": line.raw}
@@ -512,6 +538,8 @@ def _import_done(payment_import, rows_count: int) -> int:
             created_count=created_count,
             created_totals=_created_totals(created),
             duplicates_count=rows_count - created_count,
+            total=rows_count,
+            processed=rows_count,
             finished_at=timezone.now(),
             updated_at=timezone.now(),
         )

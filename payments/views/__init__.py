@@ -1,5 +1,6 @@
 """Clerk pages of payments: the review queue (``queue``) and bank-file imports (``imports``)."""
 
+from payments.views.customers import customer_panel
 from payments.views.imports import import_detail, import_upload
 from payments.views.queue import (
     allocate,
@@ -18,6 +19,7 @@ from payments.views.queue import (
 __all__ = [
     "allocate",
     "apply_suggestion",
+    "customer_panel",
     "import_detail",
     "import_upload",
     "invoice_panel",

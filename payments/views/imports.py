@@ -1,4 +1,6 @@
-"""Bank-file imports in the clerk pages: upload (streamed, size-limited) and progress."""
+"""Bank-file imports in the clerk pages: upload (streamed, size-limited), the uploads
+refused (each with its reason, once), progress in lines from the start, and the outcome:
+the credits to tie to the statement, and a warning when the file brought nothing new."""
 
 from django.core.files.uploadhandler import (
     FileUploadHandler,
@@ -6,6 +8,7 @@ from django.core.files.uploadhandler import (
     TemporaryFileUploadHandler,
 )
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from arpilot.errors import ApplicationError
@@ -17,11 +20,14 @@ from arpilot.workspace import (
 from payments import selectors, services
 from payments.api.serializers import IMPORT_MAX_BYTES
 from payments.forms import ImportForm
-from payments.views.queue import _error_text
+from payments.models import PaymentImport
 
 # --- imports --------------------------------------------------------------------------------
 
 RECENT_IMPORTS = 20
+# Refused uploads are not stored: the clerk's session keeps the last few, per organization.
+REFUSED_KEY = "payments.refused_uploads"
+REFUSED_KEPT = 10
 
 
 # The most a bank file may weigh: the API's limit (POST /api/v1/payments/import).
@@ -93,31 +99,75 @@ def _import_upload(request, limiter):
     form.fields[
         "file"
     ].help_text = f"CSV, OFX/QFX, BAI2, camt.053 XML or MT940, up to {_megabytes(UPLOAD_MAX_BYTES)}"
+    refused = None
     if limiter is not None and limiter.too_large:
         form.full_clean()
-        form.errors["file"] = form.error_class([_too_large(limiter.too_large[0], limiter.limit)])
+        refused = (limiter.too_large[0], _too_large(limiter.too_large[0], limiter.limit))
+        form.errors["file"] = form.error_class([refused[1]])
     elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         if upload.size > UPLOAD_MAX_BYTES:
-            form.add_error("file", _too_large(upload.name, UPLOAD_MAX_BYTES))
+            refused = (upload.name, _too_large(upload.name, UPLOAD_MAX_BYTES))
+            form.add_error("file", refused[1])
         else:
             try:
                 payment_import = services.payment_import_create(
                     organization=organization, filename=upload.name, data=_read(upload)
                 )
             except ApplicationError as exc:
-                form.add_error("file", _error_text(exc))
+                refused = (upload.name, _refusal(upload.name, exc))
+                form.add_error("file", refused[1])
             else:
                 return redirect("payments:import-detail", pk=payment_import.pk)
             finally:
                 upload.close()  # a temporary file is deleted now
+    # The refusal just made is the form's error; the list shows the earlier ones.
+    earlier_refusals = _refused_uploads(request)
+    if refused is not None:
+        _remember_refusal(request, *refused)
     imports = selectors.payment_import_list(organization=organization)[:RECENT_IMPORTS]
     return render(
         request,
         "payments/import.html",
-        {"form": form, "imports": imports},
+        {"form": form, "imports": imports, "refused_uploads": earlier_refusals},
         status=400 if form.errors else 200,
     )
+
+
+def _refusal(filename: str, exc: ApplicationError) -> str:
+    """Why the file was refused, said once ("x.json was refused: the file is empty."): the
+    error's message, and the file field's own words only where the message lacks them."""
+    message = exc.message.strip().rstrip(".")
+    details = [
+        detail.strip().rstrip(".")
+        for detail in exc.fields.get("file") or []
+        if detail.strip().rstrip(".").lower() not in message.lower()
+    ]
+    reason = "; ".join([message, *details])
+    if reason[:1].isupper() and not reason[1:2].isupper():
+        reason = reason[:1].lower() + reason[1:]
+    return f"{filename or 'The file'} was refused: {reason}."
+
+
+def _refused_key(request) -> str:
+    return f"{REFUSED_KEY}.{request.organization.pk}"
+
+
+def _refused_uploads(request) -> list[dict]:
+    return list(request.session.get(_refused_key(request), []))
+
+
+def _remember_refusal(request, filename: str, reason: str) -> None:
+    kept = _refused_uploads(request)
+    kept.insert(
+        0,
+        {
+            "filename": (filename or "")[:255],
+            "reason": reason,
+            "at": timezone.localtime().strftime("%Y-%m-%d %H:%M"),
+        },
+    )
+    request.session[_refused_key(request)] = kept[:REFUSED_KEPT]
 
 
 def _read(upload) -> bytes:
@@ -134,4 +184,41 @@ def import_detail(request, pk):
     template = (
         "payments/import_progress.html" if is_htmx(request) else "payments/import_detail.html"
     )
-    return render(request, template, {"import": payment_import})
+    nothing_new = (
+        payment_import.status == PaymentImport.Status.DONE
+        and not payment_import.created_count
+        and payment_import.duplicates_count > 0
+    )
+    return render(
+        request,
+        template,
+        {
+            "import": payment_import,
+            "nothing_new": nothing_new,
+            "same_file": _same_file_imported_before(request.organization, payment_import)
+            if nothing_new
+            else None,
+        },
+    )
+
+
+def _same_file_imported_before(organization, payment_import) -> PaymentImport | None:
+    """The latest earlier import of exactly this file (same bytes), or None: two queries,
+    the stored files compared as stored (one compression, so equal files stay equal)."""
+    candidates = list(
+        selectors.payment_import_list(organization=organization)
+        .filter(file_size=payment_import.file_size, created_at__lt=payment_import.created_at)
+        .exclude(pk=payment_import.pk)
+        .values_list("pk", "data")[:5]
+    )
+    if not candidates:
+        return None
+    data = bytes(
+        PaymentImport.objects.for_org(organization)
+        .values_list("data", flat=True)
+        .get(pk=payment_import.pk)
+    )
+    for pk, stored in candidates:
+        if bytes(stored) == data:
+            return selectors.payment_import_list(organization=organization).get(pk=pk)
+    return None

@@ -1,11 +1,14 @@
-"""The review queue: apply a suggestion, search and split, unapply, write off a short-payment,
-mark reviewed — each updating its row in place — and the payment list and page. Reads are
-``selectors``, rows are ``presenters``, changes are ``services``."""
+"""The review queue: apply a suggestion (a sure one at once, anything else after the clerk
+confirms in place), search and split, unapply, write off a short-payment, mark reviewed —
+each updating its row in place and saying what it did (with Undo where it can be undone) —
+bulk review of auto-applied payments, the learned payer names, and the payment list and
+page. Reads are ``selectors``, rows are ``presenters``, changes are ``services``."""
 
+import json
 import uuid
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -21,39 +24,67 @@ from arpilot.workspace import (
     workspace_view,
 )
 from payments import presenters, selectors, services
-from payments.forms import AllocationsForm
+from payments.forms import AllocationsForm, PayerAliasForm
 from payments.models import Payment
 from payments.presenters import Snapshot
 from receivables.models import Invoice
 
 QUEUE_PAGE = 50
 SEARCH_LIMIT = 10
+OPEN_ITEMS_LIMIT = 25
+BULK_REVIEW_LIMIT = 500
+# Set on the payment by reconciliation's review receiver (reconciliation.receivers): how many
+# accounting changes marking it reviewed approved.
+APPROVED_ON_REVIEW = "changes_approved_on_review"
+# The custom htmx event (HX-Trigger) app.js shows in the toast.
+TOAST_EVENT = "arpilot:toast"
 
 
-def _queue_context(request, *, reviewed: bool | None):
+def _queue_context(request, *, reviewed: bool | None, order: str | None = None):
     filterset, queryset = selectors.payment_queue(
-        organization=request.organization, params=request.GET, reviewed=reviewed
+        organization=request.organization, params=request.GET, reviewed=reviewed, order=order
     )
     form = filterset.form
     for bound_field in form:
         bound_field.help_text = ""  # the API's parameter descriptions; the filter bar has none
     page = paginate(request, queryset, per_page=QUEUE_PAGE)
     payments = list(page.object_list)
-    presenters.attach_suggestions(request.organization, payments)
     return {
         "form": form,
         "page_obj": page,
         "payments": payments,
+        "queryset": queryset,
         "next_url": request.get_full_path(),
         "currency": request.organization.currency,
     }
 
 
+def _queue_order(request) -> str:
+    order = request.GET.get("order", "")
+    return order if order in selectors.QUEUE_ORDERS else selectors.DEFAULT_QUEUE_ORDER
+
+
 @workspace_view
 def review_queue(request):
-    """Unreviewed payments, newest first, with their top suggestions and evidence."""
-    context = _queue_context(request, reviewed=False)
+    """Unreviewed payments, unmatched first, then by the clerk's choice of order (best
+    suggestion, amount or date), with their suggestions and evidence; the auto-applied ones
+    among them can be marked reviewed together."""
+    order = _queue_order(request)
+    context = _queue_context(request, reviewed=False, order=order)
+    presenters.attach_suggestions(request.organization, context["payments"])
     presenters.attach_rows(context["payments"], context["currency"])
+    auto_ids = list(
+        context["queryset"]
+        .filter(auto_applied=True, status=Payment.Status.APPLIED)
+        .order_by()
+        .values_list("pk", flat=True)[:BULK_REVIEW_LIMIT]
+    )
+    context.update(
+        order=order,
+        orders=selectors.QUEUE_ORDERS,
+        order_label=selectors.QUEUE_ORDERS[order],
+        auto_ids=auto_ids,
+    )
     return render(request, "payments/review_queue.html", context)
 
 
@@ -72,9 +103,24 @@ def payment_detail(request, pk):
     presenters.attach_suggestions(organization, [payment])
     next_url = request.get_full_path()
     split_html = render_to_string(
-        "payments/split_panel.html", {"payment": payment, "next_url": next_url}, request=request
+        "payments/split_panel.html",
+        _split_context(organization, payment, next_url=next_url),
+        request=request,
     )
-    payment.row_html = presenters.row_html(payment, organization.currency, split_html=split_html)
+    asked = next(
+        (
+            suggestion
+            for suggestion in payment.shown_suggestions
+            if str(suggestion.rank) == request.GET.get("confirm") and suggestion.needs_confirm
+        ),
+        None,
+    )
+    payment.row_html = presenters.row_html(
+        payment,
+        organization.currency,
+        split_html=split_html,
+        confirm=_confirmation(payment, asked) if asked and payment.can_apply else None,
+    )
     history = selectors.payment_allocation_history(organization=organization, payment=payment)
     return render(
         request,
@@ -98,14 +144,57 @@ def split_panel(request, pk):
     return render(
         request,
         "payments/split_panel.html",
-        {"payment": payment, "next_url": safe_next(request, reverse("payments:review"))},
+        _split_context(
+            organization, payment, next_url=safe_next(request, reverse("payments:review"))
+        ),
     )
+
+
+def _split_context(organization, payment, *, next_url: str, rows=None) -> dict:
+    """The split editor's context: its rows (the payment's allocations, or what the clerk
+    had entered) and the open items of the customer its best suggestion is for."""
+    if rows is None:
+        rows = [
+            {
+                "invoice_id": allocation.invoice_id,
+                "number": allocation.invoice.invoice_number,
+                "amount": allocation.amount,
+            }
+            for allocation in payment.active_allocations
+        ]
+    customer_id = next(
+        (
+            item.customer_id
+            for suggestion in payment.top_suggestions
+            for item in suggestion.invoices
+            if item.customer_id
+        ),
+        None,
+    )
+    if customer_id is None and payment.active_allocations:
+        customer_id = payment.active_allocations[0].invoice.customer_id
+    items = []
+    if customer_id:
+        items = list(
+            selectors.customer_open_items(
+                organization=organization, customer_id=customer_id, limit=OPEN_ITEMS_LIMIT
+            )
+        )
+    return {
+        "payment": payment,
+        "next_url": next_url,
+        "rows": rows,
+        "open_items": items,
+        "open_items_customer": items[0].rendered_customer_name if items else "",
+        "tolerance": payment.tolerance,
+    }
 
 
 @require_GET
 @workspace_view
 def invoice_search(request, pk):
-    """Open invoices matching ``q`` (number or customer), to add to a payment's split."""
+    """Open invoices matching ``q`` (number, customer, or an amount: their open balance or
+    total), to add to a payment's split."""
     organization = request.organization
     payment = org_object_or_404(Payment.objects.for_org(organization), pk=pk)
     term = request.GET.get("q", "").strip()
@@ -118,6 +207,29 @@ def invoice_search(request, pk):
         request,
         "payments/invoice_search.html",
         {"payment": payment, "invoices": invoices, "term": term},
+    )
+
+
+@require_GET
+@workspace_view
+def customer_items(request, pk, customer_id):
+    """All of one customer's open invoices with their balances, beside the payment."""
+    organization = request.organization
+    payment = org_object_or_404(Payment.objects.for_org(organization), pk=pk)
+    items = list(
+        selectors.customer_open_items(
+            organization=organization, customer_id=customer_id, limit=OPEN_ITEMS_LIMIT
+        )
+    )
+    return render(
+        request,
+        "payments/open_items.html",
+        {
+            "payment": payment,
+            "open_items": items,
+            "open_items_customer": items[0].rendered_customer_name if items else "",
+            "customer_requested": True,
+        },
     )
 
 
@@ -137,29 +249,81 @@ def invoice_panel(request, invoice_id):
 # --- actions --------------------------------------------------------------------------------
 
 
-def _act(request, organization, payment_pk, before: Snapshot | None, call):
+def _act(request, organization, payment_pk, before: Snapshot | None, call, **outcome):
     """Run a row action's service call; a refusal becomes the row's error message."""
     try:
-        call()
+        result = call()
         error = ""
     except ApplicationError as exc:
+        result = None
         error = _error_text(exc)
-    return _respond(request, organization, payment_pk, before=before, error=error)
+    if not error and outcome.get("approved") == "from result":
+        outcome["approved"] = getattr(result, APPROVED_ON_REVIEW, None)
+    return _respond(request, organization, payment_pk, before=before, error=error, **outcome)
 
 
-def _respond(request, organization, payment_pk, *, before: Snapshot | None, error: str = ""):
-    """The payment's row again (htmx), or back to the page the clerk came from."""
+def _respond(
+    request,
+    organization,
+    payment_pk,
+    *,
+    before: Snapshot | None,
+    error: str = "",
+    confirm: dict | None = None,
+    approved: int | None = None,
+    undo: dict | None = None,
+    advance: bool = False,
+    split_rows: list | None = None,
+):
+    """The payment's row again (htmx) — with what changed, the refusal (and, for a refused
+    split, the editor still holding the clerk's rows) or the confirmation asked for — and an
+    ``arpilot:toast`` event with Undo; without htmx, back to the page with a message."""
     payment = selectors.payment_review_list(organization=organization).get(pk=payment_pk)
     presenters.attach_suggestions(organization, [payment])
-    changes = presenters.changes(organization, before, payment) if before and not error else []
+    changes = (
+        presenters.changes(organization, before, payment, approved=approved)
+        if before and not error
+        else []
+    )
     if is_htmx(request):
-        return HttpResponse(
+        split_html = ""
+        if split_rows is not None:
+            split_html = render_to_string(
+                "payments/split_panel.html",
+                _split_context(
+                    organization,
+                    payment,
+                    next_url=safe_next(request, reverse("payments:review")),
+                    rows=split_rows,
+                ),
+                request=request,
+            )
+        response = HttpResponse(
             presenters.row_html(
-                payment, organization.currency, flash=True, error=error, changes=changes
+                payment,
+                organization.currency,
+                flash=True,
+                error=error,
+                changes=changes,
+                confirm=confirm,
+                split_html=split_html,
+                split_open=bool(split_html),
             )
         )
+        if changes:
+            toast = {"message": "; ".join(changes) + ".", "level": "success", "advance": advance}
+            if undo:
+                toast["undo"] = undo
+            if before is not None and before.reviewed != payment.reviewed:
+                toast["unreviewed"] = selectors.payments_unreviewed_count(organization=organization)
+            response["HX-Trigger"] = json.dumps({TOAST_EVENT: toast})
+        return response
     if error:
         messages.error(request, error)
+    elif confirm:
+        # Without htmx the payment's page asks the question (its button sends confirm=1).
+        detail = reverse("payments:detail", args=[payment.pk])
+        return redirect(f"{detail}?confirm={confirm['rank']}")
     elif changes:
         messages.success(request, "; ".join(changes))
     return redirect(safe_next(request, reverse("payments:review")))
@@ -178,21 +342,59 @@ def _payment_for_action(request, pk) -> Payment:
     )
 
 
+def _undo(label: str, url: str, **values) -> dict:
+    return {"label": label, "url": url, "values": values}
+
+
+def _confirmation(payment, suggestion) -> dict:
+    """What the clerk must confirm before a suggestion that is not clearly sure is applied."""
+    numbers = ", ".join(item.number for item in suggestion.invoices)
+    if suggestion.tied_with:
+        others = " and ".join(f"#{rank}" for rank in suggestion.tied_with)
+        text = (
+            f"Suggestion #{suggestion.rank} ties with {others} at {suggestion.percent}%. "
+            "Nothing was applied: read the evidence and choose one."
+        )
+        label = f"Apply #{suggestion.rank} ({numbers})"
+    elif suggestion.band == "weak":
+        text = (
+            f"Weak match ({suggestion.percent}%). {suggestion.why_weak} Apply to {numbers} anyway?"
+        )
+        label = "Apply anyway"
+    else:
+        text = f"Likely but not sure ({suggestion.percent}%). Apply to {numbers}?"
+        label = "Yes, apply"
+    return {
+        "rank": suggestion.rank,
+        "text": text,
+        "label": label,
+        "tie": bool(suggestion.tied_with),
+        "tied_ranks": suggestion.tied_with,
+    }
+
+
 @require_POST
 @workspace_view
 def apply_suggestion(request, pk, rank):
     """Apply suggestion ``rank``: its amount spread over its invoices in order, each up to
-    its open balance (replacing what the payment was applied to)."""
+    its open balance (replacing what the payment was applied to). A suggestion that is not
+    "sure", or ties with another, is applied only with ``confirm=1``; the row asks first."""
     organization = request.organization
     payment = _payment_for_action(request, pk)
-    suggestion = next((s for s in payment.suggestions.all() if s.rank == rank), None)
-    if suggestion is None:
+    presenters.attach_suggestions(organization, [payment])
+    suggestion = next((s for s in payment.shown_suggestions if s.rank == rank), None)
+    if suggestion is None or not payment.can_apply:
+        error = payment.currency_note or "That suggestion no longer fits; search invoices below."
+        if suggestion is None and not any(s.rank == rank for s in payment.top_suggestions):
+            error = "That suggestion is gone; the payment was matched again. Reload the page."
+        return _respond(request, organization, payment.pk, before=None, error=error)
+    if suggestion.needs_confirm and request.POST.get("confirm") != "1":
         return _respond(
             request,
             organization,
             payment.pk,
             before=None,
-            error="That suggestion is gone; the payment was matched again.",
+            confirm=_confirmation(payment, suggestion),
         )
     invoice_ids = _uuid_list(suggestion.invoice_ids)
     before = presenters.snapshot(organization, payment, invoice_ids)
@@ -202,6 +404,12 @@ def apply_suggestion(request, pk, rank):
     if not allocations:
         error = "The suggested invoices have no open balance left."
         return _respond(request, organization, payment.pk, before=before, error=error)
+    # Undo takes the money back: offered only when that restores the payment as it was.
+    undo = (
+        _undo("Undo", reverse("payments:unapply", args=[payment.pk]))
+        if before.applied == 0
+        else None
+    )
     return _act(
         request,
         organization,
@@ -210,6 +418,8 @@ def apply_suggestion(request, pk, rank):
         lambda: services.payment_update(
             organization=organization, payment_id=payment.pk, allocations=allocations
         ),
+        undo=undo,
+        advance=True,
     )
 
 
@@ -223,34 +433,63 @@ def _uuid_list(values) -> list:
     return result
 
 
+def _entered_rows(organization, post) -> list[dict]:
+    """The split rows the clerk entered, as entered (to give them back with a refusal)."""
+    pairs = list(zip(post.getlist("invoice_id"), post.getlist("amount"), strict=False))
+    states = selectors.invoice_states(
+        organization=organization, ids=_uuid_list([raw_id for raw_id, _ in pairs])
+    )
+    rows = []
+    for raw_id, raw_amount in pairs:
+        ids = _uuid_list([raw_id])
+        invoice = states.get(ids[0]) if ids else None
+        if invoice is not None:
+            rows.append(
+                {"invoice_id": invoice.pk, "number": invoice.invoice_number, "amount": raw_amount}
+            )
+    return rows
+
+
 @require_POST
 @workspace_view
 def allocate(request, pk):
     """Split the payment over the invoices the clerk chose (and optionally write off the
-    short-payment)."""
+    short-payment); a refused split comes back with the clerk's rows."""
     organization = request.organization
     payment = _payment_for_action(request, pk)
     form = AllocationsForm(request.POST)
     if not form.is_valid():
         error = " ".join(form.non_field_errors()) or "Check the amounts."
-        return _respond(request, organization, payment.pk, before=None, error=error)
+        return _respond(
+            request,
+            organization,
+            payment.pk,
+            before=None,
+            error=error,
+            split_rows=_entered_rows(organization, request.POST),
+        )
     allocations = form.cleaned_data["allocations"]
     write_off = form.cleaned_data["write_off_short_payment"]
     before = presenters.snapshot(
         organization, payment, [item["invoice_id"] for item in allocations]
     )
-    return _act(
-        request,
-        organization,
-        payment.pk,
-        before,
-        lambda: services.payment_update(
+    try:
+        services.payment_update(
             organization=organization,
             payment_id=payment.pk,
             allocations=allocations if allocations else None,
             write_off_short_payment=write_off,
-        ),
-    )
+        )
+    except ApplicationError as exc:
+        return _respond(
+            request,
+            organization,
+            payment.pk,
+            before=None,
+            error=_error_text(exc),
+            split_rows=_entered_rows(organization, request.POST),
+        )
+    return _respond(request, organization, payment.pk, before=before)
 
 
 @require_POST
@@ -297,11 +536,17 @@ def unapply(request, pk):
 @require_POST
 @workspace_view
 def mark_reviewed(request, pk):
-    """Mark the payment reviewed (``reviewed=0`` puts it back in the queue)."""
+    """Mark the payment reviewed — which approves its pending accounting changes, and says
+    how many — or (``reviewed=0``) put it back in the queue; approvals stay approved."""
     organization = request.organization
     payment = _payment_for_action(request, pk)
     before = presenters.snapshot(organization, payment)
     reviewed = request.POST.get("reviewed", "1") != "0"
+    undo = None
+    if reviewed:
+        undo = _undo(
+            "Undo reviewed", reverse("payments:review-mark", args=[payment.pk]), reviewed="0"
+        )
     return _act(
         request,
         organization,
@@ -310,4 +555,127 @@ def mark_reviewed(request, pk):
         lambda: services.payment_mark_reviewed(
             organization=organization, payment_id=payment.pk, reviewed=reviewed
         ),
+        approved="from result" if reviewed else None,
+        undo=undo,
+        advance=reviewed,
     )
+
+
+@require_POST
+@workspace_view
+def bulk_review(request):
+    """Mark the listed payments reviewed — those still unreviewed and auto-applied in full
+    (a payment that arrived after the page was shown is never among them)."""
+    organization = request.organization
+    ids = _uuid_list(request.POST.getlist("payment_id"))
+    payments = list(
+        selectors.payments_auto_applied_unreviewed(organization=organization, ids=ids).values_list(
+            "pk", flat=True
+        )[:BULK_REVIEW_LIMIT]
+    )
+    approved = 0
+    for payment_id in payments:
+        payment = services.payment_mark_reviewed(
+            organization=organization, payment_id=payment_id, reviewed=True
+        )
+        approved += getattr(payment, APPROVED_ON_REVIEW, 0) or 0
+    if payments:
+        messages.success(
+            request,
+            f"Marked {len(payments)} auto-applied payment{'s' if len(payments) != 1 else ''} "
+            f"reviewed and approved {approved} accounting change{'s' if approved != 1 else ''}.",
+        )
+    else:
+        messages.info(request, "Nothing to mark: those payments were already reviewed.")
+    return redirect(safe_next(request, reverse("payments:review")))
+
+
+# --- learned payer names --------------------------------------------------------------------
+
+
+@workspace_view
+def payers(request):
+    """The payer names learned per customer (matching evidence): remember, rename, forget."""
+    organization = request.organization
+    form = PayerAliasForm(organization=organization)
+    if request.method == "POST":
+        form, done = _payers_post(request, organization)
+        if done:
+            return redirect(safe_next(request, reverse("payments:payers")))
+    page = paginate(request, selectors.payer_aliases(organization=organization), per_page=100)
+    return render(
+        request,
+        "payments/payers.html",
+        {"aliases": page.object_list, "page_obj": page, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _payers_post(request, organization):
+    """Run the posted alias action; (the form to show, whether it is done)."""
+    action = request.POST.get("action", "remember")
+    form = PayerAliasForm(organization=organization)
+    try:
+        if action == "forget":
+            services.payer_alias_forget(
+                organization=organization, alias_id=request.POST.get("alias_id")
+            )
+            messages.success(request, "Forgotten: matching no longer counts that payer name.")
+            return form, True
+        if action == "rename":
+            alias = services.payer_alias_rename(
+                organization=organization,
+                alias_id=request.POST.get("alias_id"),
+                payer_name=request.POST.get("payer_name", ""),
+            )
+            messages.success(request, f"Renamed to “{alias.payer_key}”.")
+            return form, True
+        form = PayerAliasForm(request.POST, organization=organization)
+        if not form.is_valid():
+            return form, False
+        alias = services.payer_alias_remember(
+            organization=organization,
+            payer_name=form.cleaned_data["payer_name"],
+            customer_id=form.cleaned_data["customer"].pk,
+        )
+        messages.success(
+            request, f"Remembered “{alias.payer_key}” for {alias.customer.company_name}."
+        )
+        return form, True
+    except ApplicationError as exc:
+        if exc.status_code == 404:
+            raise Http404(exc.message) from exc
+        messages.error(request, _error_text(exc))
+        return form, True
+
+
+@require_POST
+@workspace_view
+def remember_payer(request, pk):
+    """Remember the payment's payer for the customer of the invoices it is applied to."""
+    organization = request.organization
+    payment = _payment_for_action(request, pk)
+    customer_ids = {allocation.invoice.customer_id for allocation in payment.active_allocations}
+    error = ""
+    if not payment.payer_name:
+        error = "The payment has no payer name to remember."
+    elif len(customer_ids) != 1:
+        error = "Apply the payment to one customer's invoices first."
+    else:
+        try:
+            alias = services.payer_alias_remember(
+                organization=organization,
+                payer_name=payment.payer_name,
+                customer_id=customer_ids.pop(),
+            )
+        except ApplicationError as exc:
+            error = _error_text(exc)
+    if error:
+        return _respond(request, organization, payment.pk, before=None, error=error)
+    text = f"Remembered “{payment.payer_name}” for {alias.customer.company_name}."
+    if is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Trigger"] = json.dumps({TOAST_EVENT: {"message": text, "level": "success"}})
+        return response
+    messages.success(request, text)
+    return redirect(safe_next(request, reverse("payments:review")))

@@ -112,7 +112,7 @@ def test_parse_of_a_non_bank_file_names_the_supported_formats():
     with pytest.raises(ImportFileError) as excinfo:
         parse(sample("not_a_bank_file.txt"))
     assert excinfo.value.message == (
-        "the file is not a recognised bank file (CSV, OFX, CAMT.053, BAI2 or MT940)"
+        "the file is not a bank file this app reads (CSV, OFX, CAMT.053, BAI2 or MT940)"
     )
 
 

@@ -1,7 +1,14 @@
 """What the browser tests share: Debian's headless Chromium driven by Playwright, a page per
 test, a small book for a clerk, and signing in. Test modules take the fixtures by name
 (``browser``, ``page``, ``clerk_book``; registered in ``tests/ui/conftest.py``) and set
-``pytestmark = BROWSER_MARKS``."""
+``pytestmark = BROWSER_MARKS``.
+
+No page may log a console error: the ``page`` fixture records every ``console.error``, every
+resource the browser failed to load (Chromium logs a 4xx or 5xx response as a console error)
+and every uncaught exception, and fails the test at teardown if any was logged. A test that
+provokes one on purpose (a refused request it asserts on) says so first, with
+``page.expect_console_errors(r"status of 403")``; an expectation that never happens fails
+the test too, so none outlives its reason."""
 
 import os
 import re
@@ -56,13 +63,71 @@ def browser(_allow_orm_beside_playwright_loop):
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+class ConsoleErrors:
+    """The errors a page logged or threw, and the ones its test said it would provoke."""
+
+    def __init__(self) -> None:
+        self.logged: list[str] = []
+        self.expected: dict[str, re.Pattern] = {}
+
+    def watch(self, page) -> None:
+        page.on("console", self._on_console)
+        page.on("pageerror", self._on_page_error)
+
+    def expect(self, *patterns: str) -> None:
+        """Errors matching any of ``patterns`` (regular expressions searched in the logged
+        line, which ends with the URL that logged it) are this test's, on purpose."""
+        for pattern in patterns:
+            self.expected[pattern] = re.compile(pattern)
+
+    def _on_console(self, message) -> None:
+        if message.type == "error":
+            url = (message.location or {}).get("url", "")
+            self.logged.append(f"console error: {message.text} [{url}]")
+
+    def _on_page_error(self, error) -> None:
+        self.logged.append(f"uncaught exception: {error}")
+
+    def problems(self) -> list[str]:
+        unexpected = [
+            line
+            for line in self.logged
+            if not any(pattern.search(line) for pattern in self.expected.values())
+        ]
+        unseen = [
+            f"expected a console error matching {text!r}, none was logged"
+            for text, pattern in self.expected.items()
+            if not any(pattern.search(line) for line in self.logged)
+        ]
+        return unexpected + unseen
+
+
+def new_page(browser, **context_options):
+    """A page in a fresh context (desktop size unless told), watched for console errors: its
+    ``expect_console_errors(*patterns)`` declares the ones a test provokes on purpose."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **context_options})
     context.set_default_timeout(15_000)
     page = context.new_page()
+    errors = ConsoleErrors()
+    errors.watch(page)
+    page.console_errors = errors
+    page.expect_console_errors = errors.expect
+    return page
+
+
+def close_page(page) -> None:
+    """Close the page's context; fail if it logged an error its test did not expect."""
+    page.context.close()
+    problems = page.console_errors.problems()
+    if problems:
+        pytest.fail("The page logged errors:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def page(browser):
+    page = new_page(browser)
     yield page
-    context.close()
+    close_page(page)
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ def test_a_clerks_day(page, live_server, clerk_book, tmp_path):
     # Split the Bolt payment over two invoices found with the search (/).
     bolt.focus()
     page.keyboard.press("/")
-    search = bolt.get_by_label("Find open invoices (number or customer)")
+    search = bolt.get_by_label("Find open invoices (number, customer or amount)")
     expect(search).to_be_focused()
     search.fill("INV-2001")
     bolt.get_by_role("button", name="Add INV-2001").click()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 PAGES = {
     # AR aging, payment counts, unmatched totals per currency, accounting changes.
     "dashboard": (lambda ids: reverse("reconciliation:dashboard"), 7),
-    "invoices": (lambda ids: reverse("receivables:invoices"), 5),
+    "invoices": (lambda ids: reverse("receivables:invoices"), 6),
     "invoice": (lambda ids: reverse("receivables:invoice", args=[ids["invoice"]]), 8),
     "customer-panel": (
         lambda ids: reverse("receivables:customer-panel", args=[ids["customer"]]),
@@ -24,9 +24,13 @@ PAGES = {
     ),
     "customers": (lambda ids: reverse("customers:list"), 8),
     "customer": (lambda ids: reverse("customers:detail", args=[ids["customer"]]), 6),
-    "review": (lambda ids: reverse("payments:review"), 8),
-    "payments": (lambda ids: reverse("payments:list"), 8),
-    "payment": (lambda ids: reverse("payments:detail", args=[ids["payment"]]), 8),
+    # + the payment settings (confidence bands, write-off tolerance) and the auto-applied
+    # payments the clerk may mark reviewed together.
+    "review": (lambda ids: reverse("payments:review"), 10),
+    # The list shows no suggestions (it no longer reads their invoices).
+    "payments": (lambda ids: reverse("payments:list"), 7),
+    # + the payment settings and the open items of the suggested customer in the split editor.
+    "payment": (lambda ids: reverse("payments:detail", args=[ids["payment"]]), 10),
     "search": (
         lambda ids: reverse("payments:invoice-search", args=[ids["payment"]]) + "?q=Holdings",
         5,
@@ -36,7 +40,8 @@ PAGES = {
         5,
     ),
     "imports": (lambda ids: reverse("payments:import"), 4),
-    "changes": (lambda ids: reverse("reconciliation:changes"), 6),
+    # … and the sync target (the banner when none is configured).
+    "changes": (lambda ids: reverse("reconciliation:changes"), 7),
     "invoice-history": (
         lambda ids: reverse("reconciliation:invoice-history", args=[ids["invoice"]]),
         5,

@@ -207,9 +207,9 @@ def test_every_form_carries_a_csrf_token_and_posts_without_it_are_refused(ui, or
 def test_review_queue_shows_payment_suggestions_and_evidence(ui, org):
     book(org, 2)
     page = text(ui.get(reverse("payments:review")))
-    assert "2 unreviewed payments, newest first." in page
+    assert "2 unreviewed payments</span>, unmatched first, then best suggestion first." in page
     assert "Customer 000 Holdings" in page
-    assert "invoice number INV-00001 in reference" in page
+    assert "The reference names invoice INV-00001." in page
     assert 'data-shortcut="apply"' in page
     assert 'data-shortcut="review"' in page
     assert 'data-shortcut="search"' in page
@@ -352,7 +352,7 @@ def test_unapply_and_write_off_and_mark_reviewed(ui, org):
     assert "<li>INV-00001: due $0.00 → $100.00 (Paid → Pending)</li>" in undone
 
     reviewed = text(ui.post(reverse("payments:review-mark", args=[payment.pk]), **headers))
-    assert "<li>Marked reviewed</li>" in reviewed
+    assert re.search(r"<li>Marked reviewed and approved \d+ accounting changes</li>", reviewed)
     assert "Undo reviewed" in reviewed
     assert "payment-" not in text(ui.get(reverse("payments:review")))
 
@@ -402,7 +402,7 @@ def test_importing_a_bank_file_shows_the_outcome_and_leads_to_review(
     assert "line 4: amount &#x27;abc&#x27; is not a number" in page
     assert f"/payments/review/?import_id={payment_import.pk}" in page
     queue = text(ui.get(f"/payments/review/?import_id={payment_import.pk}"))
-    assert "1 unreviewed payment, newest first." in queue
+    assert "1 unreviewed payment</span>, unmatched first" in queue
 
 
 def test_a_file_that_is_not_a_bank_file_is_refused_on_the_form(ui):
@@ -613,5 +613,6 @@ def test_a_cached_queue_row_shows_balances_changed_elsewhere(ui, org):
     payment_services.payment_update(organization=org, payment_id=other.pk, invoice_id=invoice.pk)
     again = text(ui.get(reverse("payments:review")))
     row = again[again.index(f'id="payment-{payment.pk}"') :]
-    assert "due $0.00" in row.split("</article>")[0]
+    assert "due $0.00" not in row.split("</article>")[0]
+    assert "1 suggestion no longer fits: its invoice was paid or closed since." in row
     assert 'data-shortcut="apply"' not in row.split("</article>")[0]
