@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from arpilot.admin import ReadOnlyInline
 from dunning.models import (
+    CustomerNote,
     Dispute,
     DisputeReason,
     DunningLevel,
@@ -132,3 +133,14 @@ class DisputeAdmin(admin.ModelAdmin):
     search_fields = ["invoice__invoice_number", "note", "resolution_note"]
     list_select_related = ["invoice", "reason"]
     raw_id_fields = ["invoice"]
+
+
+@admin.register(CustomerNote)
+class CustomerNoteAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "customer", "kind", "contact", "created_by_name"]
+    list_filter = ["kind", "organization"]
+    search_fields = ["customer__company_name", "body"]
+    list_select_related = ["customer", "contact"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["customer", "contact"]
+    readonly_fields = ["organization", "created_by", "created_by_name"]

@@ -244,3 +244,30 @@ class Dispute(OrgScopedModel):
 
     def __str__(self) -> str:
         return f"Dispute of {self.invoice_id} ({self.status})"
+
+
+class CustomerNote(OrgScopedModel):
+    """A clerk's note about a customer, or a call logged with one of its contacts."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        CALL = "call", "Call"
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="collection_notes"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.NOTE)
+    body = models.TextField()
+    contact = models.ForeignKey(
+        "customers.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The actor (``arpilot.actors``): "user:<id>" or "api_key:<prefix>"; "" for the system.
+    created_by = models.CharField(max_length=100, blank=True, default="")
+    created_by_name = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [models.Index(fields=["organization", "customer", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} about {self.customer_id}"

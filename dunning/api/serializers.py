@@ -4,9 +4,12 @@ from rest_framework import serializers
 
 from arpilot.api.schema import BareSerializer
 from arpilot.money import MAX_AMOUNT
-from dunning.models import Dispute, Promise, Reminder
+from dunning import worklist
+from dunning.models import CustomerNote, Dispute, Promise, Reminder
 from dunning.rendering import render_dispute, render_promise, render_reminder
+from dunning.selectors import ACTIVITY_TYPES
 from dunning.services import levels_validate
+from dunning.services.notes import MAX_BODY
 
 TEMPLATE_HELP = (
     "Django template language. Context: `customer` (`company_name`, `external_id`), "
@@ -222,3 +225,103 @@ class DisputeResolveInput(serializers.Serializer):
         "the accounting system)",
     )
     note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+# --- the worklist, a customer's activity and notes -------------------------------------------
+class WorklistRowSerializer(serializers.Serializer):
+    customer_id = serializers.UUIDField()
+    customer_name = serializers.CharField()
+    overdue_total = _money(read_only=True, help_text="Owed on its overdue, undisputed invoices")
+    overdue_weighted = _money(
+        read_only=True, help_text="Sum of amount due * days overdue / 30 of those invoices"
+    )
+    oldest_days_overdue = serializers.IntegerField()
+    broken_promises = serializers.IntegerField(help_text="Broken in the last 90 days")
+    days_since_last_contact = serializers.IntegerField(
+        allow_null=True, help_text="Since its latest note, call or sent reminder; null if never"
+    )
+    reminders_sent = serializers.IntegerField(help_text="Sent in the last 90 days")
+    open_promise = serializers.BooleanField(
+        help_text="An open promise covers some of its overdue invoices"
+    )
+    priority = serializers.FloatField(help_text="Higher first (see the operation's formula)")
+    priority_reasons = serializers.ListField(
+        child=serializers.CharField(), help_text="What drove the priority, in words"
+    )
+
+    def to_representation(self, row):
+        return {
+            "customer_id": str(row.pk),
+            "customer_name": row.company_name,
+            "overdue_total": str(worklist.overdue_total(row)),
+            "overdue_weighted": str(worklist.weighted(row)),
+            "oldest_days_overdue": row.oldest_days_overdue,
+            "broken_promises": row.broken_promises,
+            "days_since_last_contact": row.days_since_last_contact,
+            "reminders_sent": row.reminders_sent,
+            "open_promise": bool(row.open_promise),
+            "priority": round(float(row.priority), 1),
+            "priority_reasons": worklist.priority_reasons(row),
+        }
+
+
+class WorklistQuery(serializers.Serializer):
+    min_overdue = _money(
+        required=False,
+        min_value=Decimal("0.00"),
+        max_value=MAX_AMOUNT,
+        help_text="Only customers owing at least this overdue",
+    )
+    tag_id = serializers.UUIDField(required=False, help_text="Only customers with this tag")
+
+
+class ActivityItemSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=[(kind, kind) for kind in ACTIVITY_TYPES])
+    at = serializers.DateTimeField()
+    summary = serializers.CharField()
+    ids = serializers.DictField(
+        child=serializers.UUIDField(allow_null=True),
+        help_text="The records behind it: `note_id`, `contact_id`, `reminder_id`, "
+        "`promise_id`, `dispute_id`, `invoice_id`, `payment_id`, `allocation_id`",
+    )
+
+    def to_representation(self, item):
+        return {
+            "type": item.type,
+            "at": serializers.DateTimeField().to_representation(item.at),
+            "summary": item.summary,
+            "ids": item.ids,
+        }
+
+
+class NoteSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    customer_id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=CustomerNote.Kind.choices)
+    body = serializers.CharField()
+    contact_id = serializers.UUIDField(allow_null=True)
+    created_by = serializers.CharField(help_text='The actor: "user:<id>" or "api_key:<prefix>"')
+    created_by_name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    def to_representation(self, note):
+        return {
+            "id": str(note.pk),
+            "customer_id": str(note.customer_id),
+            "kind": note.kind,
+            "body": note.body,
+            "contact_id": str(note.contact_id) if note.contact_id else None,
+            "created_by": note.created_by,
+            "created_by_name": note.created_by_name,
+            "created_at": serializers.DateTimeField().to_representation(note.created_at),
+        }
+
+
+class NoteCreateInput(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=CustomerNote.Kind.choices, help_text="`note`, or `call` for a logged call"
+    )
+    body = serializers.CharField(max_length=MAX_BODY)
+    contact_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="One of the customer's contacts"
+    )

@@ -1,10 +1,20 @@
-from drf_spectacular.utils import extend_schema
+import math
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from arpilot.api.pagination import (
+    DEFAULT_PER_PAGE,
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    positive_int_param,
+)
 from arpilot.api.views import ListModelMixin, OrgScopedViewSet, RetrieveModelMixin
 from arpilot.queueing import task_send
-from dunning import selectors, services, tasks
+from customers.models import Customer
+from dunning import selectors, services, tasks, worklist
 from dunning.api import serializers as s
 from dunning.filters import PromiseFilterSet, ReminderFilterSet
 from dunning.models import DunningPolicy
@@ -158,3 +168,91 @@ class DisputeViewSet(OrgScopedViewSet):
 
     def _reload(self, dispute):
         return selectors.dispute_list(organization=self.organization).get(pk=dispute.pk)
+
+
+class WorklistViewSet(OrgScopedViewSet):
+    """The collector's worklist: customers with overdue money, by priority."""
+
+    serializer_class = s.WorklistRowSerializer
+    filter_backends = []
+
+    def scoped_queryset(self, organization):
+        return Customer.objects.for_org(organization)
+
+    @extend_schema(
+        summary="The collector's worklist",
+        description="One row per customer with overdue money, highest `priority` first (then "
+        "`overdue_total`, then customer id), with the figures behind it and "
+        "`priority_reasons` in words. " + worklist.FORMULA,
+        parameters=[s.WorklistQuery],
+        responses={200: s.WorklistRowSerializer(many=True)},
+    )
+    def worklist(self, request):
+        query = s.WorklistQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = selectors.worklist(
+            organization=self.organization,
+            today=services.organization_today(self.organization),
+            now=timezone.now(),
+            min_overdue=query.validated_data.get("min_overdue"),
+            tag_id=query.validated_data.get("tag_id"),
+        )
+        return self.respond_list(rows)
+
+
+class CustomerActivityViewSet(OrgScopedViewSet):
+    """A customer's collections timeline and its notes (under ``/customers/{id}/``)."""
+
+    serializer_class = s.ActivityItemSerializer
+    filter_backends = []
+
+    def scoped_queryset(self, organization):
+        return Customer.objects.for_org(organization)
+
+    @extend_schema(
+        summary="A customer's activity timeline",
+        description="Newest first: notes and calls, reminders (at `sent_at`, else when "
+        "queued), promises (made, kept, broken, cancelled), disputes (opened, resolved) and "
+        "payments applied to its invoices. Statements sent are not listed yet. Only the "
+        f"newest {selectors.ACTIVITY_MAX_WINDOW} items are paged through (a 400 naming "
+        "`page` past them). 404 for a customer of another organization.",
+        parameters=[
+            OpenApiParameter("page", int, description="Page number (1 is the newest)"),
+            OpenApiParameter("per_page", int, description="Items a page (default 25, max 100)"),
+        ],
+        responses={200: s.ActivityItemSerializer(many=True)},
+    )
+    def activity(self, request, pk=None):
+        customer_id = self.get_object_pk()
+        page = positive_int_param(request, "page", 1, MAX_PAGE)
+        per_page = positive_int_param(request, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)
+        items, total = selectors.activity_page(
+            organization=self.organization, customer_id=customer_id, page=page, per_page=per_page
+        )
+        data = s.ActivityItemSerializer(items, many=True).data
+        return Response(
+            {
+                "data": data,
+                "pagination": {
+                    "page": page,
+                    "per_page": per_page,
+                    "total": total,
+                    "total_pages": math.ceil(total / per_page) if total else 0,
+                },
+            }
+        )
+
+    @extend_schema(
+        summary="Add a note or log a call",
+        description="`kind` is `note` or `call`; `contact_id`, if given, is one of the "
+        "customer's contacts (400 naming it otherwise). Recorded with the caller as "
+        "`created_by`. 404 for a customer of another organization.",
+        request=s.NoteCreateInput,
+        responses={201: s.NoteSerializer},
+    )
+    def note(self, request, pk=None):
+        customer_id = self.get_url_pk()
+        data = self.get_input(s.NoteCreateInput)
+        note = services.note_create(organization=self.organization, customer_id=customer_id, **data)
+        body = s.NoteSerializer(note).data
+        return Response({"data": body}, status=status.HTTP_201_CREATED)

@@ -5,10 +5,12 @@
 - ``reminders``: a reminder's check right before its email goes;
 - ``promises``: promises to pay and the daily kept/broken check;
 - ``disputes``: opening and resolving an invoice's dispute;
+- ``notes``: notes and logged calls about a customer (its activity timeline);
 - ``templating``: the sandboxed template engines of the reminders.
 """
 
 from dunning.services.disputes import dispute_open, dispute_resolve
+from dunning.services.notes import note_create
 from dunning.services.policy import (
     levels_validate,
     organization_seed,
@@ -32,6 +34,7 @@ __all__ = [
     "dunning_plan",
     "dunning_run",
     "levels_validate",
+    "note_create",
     "organization_seed",
     "organization_today",
     "policies_due",
