@@ -16,14 +16,14 @@ def render_reminder(reminder: Reminder) -> dict:
         "status": reminder.status,
         "to": list(reminder.to),
         "subject": reminder.subject,
-        "total": str(reminder.total),
+        "total": reminder.total,
         "run_date": _iso(reminder.run_date),
         "attach_statement": reminder.attach_statement,
         "invoices": [
             {
                 "invoice_id": str(line.invoice_id),
                 "invoice_number": line.invoice.invoice_number,
-                "amount_due": str(line.amount_due),
+                "amount_due": line.amount_due,
                 "days_overdue": line.days_overdue,
             }
             for line in reminder.lines.all()
@@ -41,7 +41,7 @@ def render_promise(promise: Promise) -> dict:
         "id": str(promise.pk),
         "customer_id": str(promise.customer_id),
         "invoice_ids": [str(line.invoice_id) for line in promise.lines.all()],
-        "amount": str(promise.amount),
+        "amount": promise.amount,
         "promised_date": _iso(promise.promised_date),
         "contact_id": str(promise.contact_id) if promise.contact_id else None,
         "note": promise.note,

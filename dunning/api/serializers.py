@@ -1,5 +1,7 @@
+import re
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from arpilot.api.schema import BareSerializer
@@ -47,10 +49,24 @@ class LevelSerializer(serializers.Serializer):
     )
 
 
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+@extend_schema_field({"type": "string", "pattern": LOCAL_TIME_PATTERN, "example": "08:00:00"})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time with no offset (JSON Schema's ``format: time`` demands one)."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and not re.fullmatch(LOCAL_TIME_PATTERN, value):
+            self.fail("invalid", format="HH:MM or HH:MM:SS")
+        return super().to_internal_value(value)
+
+
 class PolicySerializer(serializers.Serializer):
     enabled = serializers.BooleanField(help_text="Whether the daily run sends reminders")
-    run_at = serializers.TimeField(
-        help_text="Local time of the daily run, in the organization's time zone (HH:MM)"
+    run_at = LocalTimeField(
+        help_text="Local time of the daily run, in the organization's time zone "
+        "(HH:MM or HH:MM:SS; answered as HH:MM:SS)"
     )
     minimum_overdue = _money(
         min_value=Decimal("0.00"),
@@ -69,8 +85,8 @@ class PolicySerializer(serializers.Serializer):
     def to_representation(self, policy):
         return {
             "enabled": policy.enabled,
-            "run_at": policy.run_at.strftime("%H:%M"),
-            "minimum_overdue": str(policy.minimum_overdue),
+            "run_at": policy.run_at.isoformat(timespec="seconds"),
+            "minimum_overdue": policy.minimum_overdue,
             "remittance_instructions": policy.remittance_instructions,
             "levels": [
                 {
@@ -253,8 +269,8 @@ class WorklistRowSerializer(serializers.Serializer):
         return {
             "customer_id": str(row.pk),
             "customer_name": row.company_name,
-            "overdue_total": str(worklist.overdue_total(row)),
-            "overdue_weighted": str(worklist.weighted(row)),
+            "overdue_total": worklist.overdue_total(row),
+            "overdue_weighted": worklist.weighted(row),
             "oldest_days_overdue": row.oldest_days_overdue,
             "broken_promises": row.broken_promises,
             "days_since_last_contact": row.days_since_last_contact,

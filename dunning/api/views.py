@@ -26,9 +26,14 @@ class CollectionsViewSet(OrgScopedViewSet):
 
     serializer_class = s.PolicySerializer
     filter_backends = []
+    pagination_class = None  # one policy; a dry run answers every planned reminder
 
     def scoped_queryset(self, organization):
         return DunningPolicy.objects.for_org(organization)
+
+    def get_object(self):
+        """The organization's policy (the route has no id; OPTIONS asks for it too)."""
+        return services.policy_get_or_seed(organization=self.organization)
 
     @extend_schema(
         summary="Get the dunning policy",

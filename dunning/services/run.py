@@ -70,14 +70,14 @@ class PlannedReminder:
             "customer_name": self.customer.company_name,
             "level": self.level.level,
             "to": [contact.email for contact in self.contacts],
-            "total": str(self.total),
+            "total": self.total,
             "attach_statement": self.level.attach_statement,
             "invoices": [
                 {
                     "invoice_id": str(line.invoice.pk),
                     "invoice_number": line.invoice.invoice_number,
                     "due_date": line.invoice.due_date.isoformat(),
-                    "amount_due": str(line.invoice.amount_due),
+                    "amount_due": line.invoice.amount_due,
                     "days_overdue": line.days_overdue,
                 }
                 for line in self.lines

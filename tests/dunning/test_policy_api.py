@@ -37,7 +37,7 @@ def test_a_new_organization_has_the_default_policy_and_reasons(api, org):
     assert response.status_code == 200
     data = response.json()["data"]
     assert data["enabled"] is True
-    assert data["run_at"] == "08:00"
+    assert data["run_at"] == "08:00:00"
     assert [(lv["level"], lv["days_after_due"]) for lv in data["levels"]] == [
         (1, 3),
         (2, 14),
@@ -54,8 +54,8 @@ def test_put_replaces_the_policy(api, org):
 
     assert response.status_code == 200, response.json()
     data = api.get(URL).json()["data"]
-    assert data["run_at"] == "07:30"
-    assert data["minimum_overdue"] == "25.00"
+    assert data["run_at"] == "07:30:00"
+    assert data["minimum_overdue"] == 25.0
     assert [lv["level"] for lv in data["levels"]] == [1, 2]
     assert data["levels"][1]["contact_escalation_levels"] == [1, 2]
 
@@ -82,6 +82,8 @@ def test_loader_tags_are_not_available_in_templates(api):
     ("change", "field"),
     [
         ({"run_at": "25:00"}, "run_at"),
+        ({"run_at": "08:00+02:00"}, "run_at"),  # a local time: no offset
+        ({"run_at": "8"}, "run_at"),
         ({"minimum_overdue": "-1"}, "minimum_overdue"),
         ({"enabled": None}, "enabled"),
         ({"levels": [_level(1, 5), _level(2, 5)]}, "levels.1.days_after_due"),
@@ -104,5 +106,5 @@ def test_put_validation_names_the_field(api, change, field):
 def test_policies_are_per_organization(api, other_api, org, other_org):
     api.put(URL, _policy(), format="json")
 
-    assert other_api.get(URL).json()["data"]["run_at"] == "08:00"
+    assert other_api.get(URL).json()["data"]["run_at"] == "08:00:00"
     assert DunningPolicy.objects.for_org(other_org).get().run_at.hour == 8

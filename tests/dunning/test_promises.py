@@ -49,7 +49,7 @@ def test_create_and_read_a_promise(api, org, customer):
     data = response.json()["data"]
     assert data["status"] == "open"
     assert sorted(data["invoice_ids"]) == sorted([str(a.pk), str(b.pk)])
-    assert data["amount"] == "150.00"
+    assert data["amount"] == 150.0
     assert api.get(f"{URL}/{data['id']}").json()["data"] == data
     assert Promise.objects.get(pk=data["id"]).amount_due_at_promise == Decimal("200.00")
 
@@ -104,7 +104,7 @@ def test_patch_changes_and_cancels_an_open_promise(api, org, customer):
     again = api.patch(f"{URL}/{promise_id}", {"note": "x"}, format="json")
 
     assert changed.status_code == 200
-    assert changed.json()["data"]["amount"] == "80.00"
+    assert changed.json()["data"]["amount"] == 80.0
     assert cancelled.json()["data"]["status"] == "cancelled"
     assert again.status_code == 409
     assert len(services.dunning_plan(organization=org)) == 1  # back in dunning

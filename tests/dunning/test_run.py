@@ -30,7 +30,7 @@ def test_one_reminder_per_customer_and_level_grouping_its_invoices(org, customer
         (1, [b.invoice_number, a.invoice_number]),
         (2, [c.invoice_number]),
     ]
-    assert plans[0]["total"] == "200.00"
+    assert plans[0]["total"] == Decimal("200.00")
     assert plans[0]["to"] == [f"ap@{customer.external_id.lower()}.example.com"]
 
 

@@ -78,9 +78,9 @@ def test_figures_and_order(api, org, other_org):
     assert [row["customer_name"] for row in rows] == ["Big", "Small"]
     assert body["pagination"]["total"] == 2
     first = rows[0]
-    assert first["overdue_total"] == "3600.00"
+    assert first["overdue_total"] == 3600.0
     # 3000 * 60 / 30 + 600 * 30 / 30
-    assert first["overdue_weighted"] == "6600.00"
+    assert first["overdue_weighted"] == 6600.0
     assert first["oldest_days_overdue"] == 60
     assert first["broken_promises"] == 1
     assert first["reminders_sent"] == 1
@@ -93,7 +93,7 @@ def test_figures_and_order(api, org, other_org):
     assert second["days_since_last_contact"] is None
     assert "never contacted" in second["priority_reasons"]
     # 90 * 10 / 30 = 30 -> 0.3 + 30 (never contacted)
-    assert second["overdue_weighted"] == "30.00"
+    assert second["overdue_weighted"] == 30.0
     assert second["priority"] == 30.3
 
 
