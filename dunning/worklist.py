@@ -81,25 +81,14 @@ class DaysBetween(Func):
         )
 
 
-class DaysSince(Func):
+class DaysSince(DaysBetween):
     """Whole days from the timestamp ``then`` to the timestamp ``now`` (floored):
-    ``DaysSince(now, then)``."""
-
-    output_field = IntegerField()
-    arity = 2
-
-    def as_sql(self, compiler, connection, **extra):
-        return self.as_sqlite(compiler, connection, **extra)
-
-    def as_sqlite(self, compiler, connection, **extra):
-        template = "CAST(julianday(%(expressions)s) AS INTEGER)"
-        return super().as_sql(
-            compiler, connection, template=template, arg_joiner=") - julianday(", **extra
-        )
+    ``DaysSince(now, then)``. SQLite's julianday difference serves both; PostgreSQL
+    subtracts timestamps, not dates."""
 
     def as_postgresql(self, compiler, connection, **extra):
         template = "FLOOR(EXTRACT(EPOCH FROM (%(expressions)s)) / 86400)::integer"
-        return super().as_sql(compiler, connection, template=template, arg_joiner=" - ", **extra)
+        return Func.as_sql(self, compiler, connection, template=template, arg_joiner=" - ", **extra)
 
 
 def _aggregate(queryset, expression, output_field):

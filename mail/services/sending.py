@@ -39,6 +39,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from arpilot.outbound.retry import jittered_delay
 from mail import lock_objects
 from mail.models import OutboundEmail
 from mail.services.queueing import LEASE, _send_on_commit
@@ -62,9 +63,7 @@ DUE_TOLERANCE = timedelta(seconds=2)
 
 def retry_delay(attempt_number: int, *, rng: random.Random | None = None) -> timedelta:
     """How long to wait after failed attempt ``attempt_number`` (1-based), with jitter."""
-    base = RETRY_DELAYS[min(attempt_number, len(RETRY_DELAYS)) - 1]
-    factor = 1 + (rng or random).uniform(-JITTER, JITTER)
-    return base * factor
+    return jittered_delay(RETRY_DELAYS, attempt_number, jitter=JITTER, rng=rng)
 
 
 @dataclass(frozen=True)

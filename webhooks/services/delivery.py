@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from arpilot.errors import Conflict
 from arpilot.outbound import signing, transport
+from arpilot.outbound.retry import jittered_delay
 from webhooks import lock_objects
 from webhooks.models import WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from webhooks.services.queueing import (
@@ -61,9 +62,7 @@ BATCH_SEND_SECONDS = 60.0
 
 def retry_delay(attempt_number: int, *, rng: random.Random | None = None) -> timedelta:
     """How long to wait after failed attempt ``attempt_number`` (1-based), with jitter."""
-    base = RETRY_DELAYS[min(attempt_number, len(RETRY_DELAYS)) - 1]
-    factor = 1 + (rng or random).uniform(-JITTER, JITTER)
-    return base * factor
+    return jittered_delay(RETRY_DELAYS, attempt_number, jitter=JITTER, rng=rng)
 
 
 def _claim(deliveries, *, now, endpoint) -> list[WebhookDelivery]:
