@@ -1,5 +1,6 @@
 """Data for the clerk pages: customers with invoices, payments with suggestions, changes."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -59,3 +60,9 @@ def book(organization, size: int) -> list:
 
 def money(value) -> Decimal:
     return Decimal(str(value))
+
+
+def words(response) -> str:
+    """The page's text without tags, whitespace collapsed."""
+    html = re.sub(r"<[^>]+>", " ", response.content.decode())
+    return re.sub(r"\s+", " ", html).strip()

@@ -14,15 +14,9 @@ from payments import services as payment_services
 from receivables import services as receivable_services
 from receivables.models import Invoice
 from tests.factories import CustomerFactory, make_invoice, make_payment
-from tests.ui.builders import book, customer_with_invoices
+from tests.ui.builders import book, customer_with_invoices, words
 
 pytestmark = pytest.mark.django_db
-
-
-def words(response) -> str:
-    """The page's text without tags, whitespace collapsed."""
-    html = re.sub(r"<[^>]+>", " ", response.content.decode())
-    return re.sub(r"\s+", " ", html).strip()
 
 
 def test_the_invoice_statuses_customers_names_are_receivables_own():

@@ -10,13 +10,9 @@ from django.urls import reverse
 
 from payments import services as payment_services
 from tests.factories import CustomerFactory, make_invoice, make_payment
+from tests.ui.builders import words
 
 pytestmark = pytest.mark.django_db
-
-
-def words(response) -> str:
-    html = re.sub(r"<[^>]+>", " ", response.content.decode())
-    return re.sub(r"\s+", " ", html).strip()
 
 
 def _paid(org, customer, number: str, *, invoice_amount: str, payment_amount: str, payer: str):

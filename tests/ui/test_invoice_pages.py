@@ -14,17 +14,12 @@ from django.utils import timezone
 from receivables.models import Invoice
 from receivables.views import csv_cell
 from tests.factories import CustomerFactory, make_invoice
-from tests.ui.builders import book, customer_with_invoices
+from tests.ui.builders import book, customer_with_invoices, words
 
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("receivables:invoices")
 EXPORT = reverse("receivables:invoices-export")
-
-
-def words(response) -> str:
-    html = re.sub(r"<[^>]+>", " ", response.content.decode())
-    return re.sub(r"\s+", " ", html).strip()
 
 
 def numbers_in_order(response) -> list[str]:

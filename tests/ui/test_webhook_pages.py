@@ -2,11 +2,10 @@
 and rotating its secret (admins only), the last response in words, and refusing "every
 event type" ticked together with single types."""
 
-import re
-
 import pytest
 from django.urls import reverse
 
+from tests.ui.builders import words
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.views import response_in_words
 
@@ -16,11 +15,6 @@ pytestmark = pytest.mark.django_db
 def csrf(client) -> dict:
     client.get(reverse("webhooks:list"))
     return {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value}
-
-
-def words(response) -> str:
-    html = re.sub(r"<[^>]+>", " ", response.content.decode())
-    return re.sub(r"\s+", " ", html).strip()
 
 
 # --- every event type or single ones, not both ------------------------------------------------
