@@ -71,9 +71,35 @@ class PaymentReviewed:
     payment: Any
 
 
+@dataclass(frozen=True, kw_only=True)
+class EmailGaveUp:
+    """An outbox email will not be sent: it failed for good, or a clerk cancelled it (inside
+    the transaction that says so). ``email`` has ``kind`` and the caller's ``reference``."""
+
+    organization: Any
+    email: Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoicesDescribed:
+    """Invoices are about to be rendered as JSON: receivers return ``{invoice id: {field:
+    value}}`` for fields a higher app adds (collections adds ``dispute``), for the whole
+    page at once (one query per receiver, however many invoices)."""
+
+    organization: Any
+    invoice_ids: tuple
+
+
 EVENTS = {
     event.__name__: event
-    for event in (OrganizationCreated, CustomerDeleting, MoneyMoved, PaymentReviewed)
+    for event in (
+        OrganizationCreated,
+        CustomerDeleting,
+        MoneyMoved,
+        PaymentReviewed,
+        EmailGaveUp,
+        InvoicesDescribed,
+    )
 }
 
 

@@ -360,6 +360,10 @@ ARPILOT_HOOK_RECEIVERS: dict[str, list[str]] = {
     "MoneyMoved": ["reconciliation.receivers.money_moved"],
     # A reviewed payment's pending accounting changes are approved.
     "PaymentReviewed": ["reconciliation.receivers.payment_reviewed"],
+    # An email will not be sent: a reminder it carried is marked failed.
+    "EmailGaveUp": ["dunning.receivers.email_gave_up"],
+    # Fields higher apps add to invoice JSON (the open dispute).
+    "InvoicesDescribed": ["dunning.invoice_fields.invoices_described"],
 }
 # The demo: the sign-in page shows the demo users' password (`manage.py seed_demo`). On by
 # default in development, off and refused in production.

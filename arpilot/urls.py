@@ -25,6 +25,7 @@ urlpatterns = [
     path("payments/", include("payments.urls")),
     path("webhooks/", include("webhooks.urls")),
     path("mail/", include("mail.urls")),
+    path("collections/", include("dunning.urls")),
     path("", include("reconciliation.urls")),
 ]
 

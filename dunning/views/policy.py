@@ -1,0 +1,10 @@
+"""The dunning policy editor, the dry run and the run on demand."""
+
+from django.http import HttpResponse
+
+from arpilot.workspace import workspace_view
+
+
+@workspace_view
+def policy(request):
+    return HttpResponse("Policy")
