@@ -8,10 +8,12 @@ tasks, the in-process scheduler, management commands) the actor is the system: `
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 _request: ContextVar[object | None] = ContextVar("arpilot_request", default=None)
+_acting: ContextVar[Actor | None] = ContextVar("arpilot_acting", default=None)
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,22 @@ def current_request():
 
 
 def current_actor() -> Actor | None:
+    acting = _acting.get()
+    if acting is not None:
+        return acting
     request = _request.get()
     return actor_of(request) if request is not None else None
+
+
+@contextmanager
+def acting_as(user):
+    """Act as ``user`` outside a request (a management command seeding the demo's notes);
+    ``None`` leaves the actor as it is."""
+    token = _acting.set(Actor(key=f"user:{user.pk}", name=user.get_username()) if user else None)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
 
 
 class ActorMiddleware:

@@ -45,6 +45,7 @@ class InProcessScheduler:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="arpilot-task")
         self._thread: threading.Thread | None = None
         self._beat_thread: threading.Thread | None = None
+        self._running = 0
 
     def submit(self, task, args, kwargs, *, countdown=None, eta=None, **_options) -> SubmittedTask:
         delay = 0.0
@@ -57,7 +58,7 @@ class InProcessScheduler:
         with self._cv:
             heapq.heappush(self._heap, (run_at, next(self._seq), task, tuple(args), dict(kwargs)))
             self._ensure_started()
-            self._cv.notify()
+            self._cv.notify_all()
         return submitted
 
     def pending(self) -> int:
@@ -78,10 +79,10 @@ class InProcessScheduler:
                     timeout = self._heap[0][0] - time.monotonic() if self._heap else None
                     self._cv.wait(timeout)
                 _, _, task, args, kwargs = heapq.heappop(self._heap)
+                self._running += 1
             self._pool.submit(self._run, task, args, kwargs)
 
-    @staticmethod
-    def _run(task, args, kwargs) -> None:
+    def _run(self, task, args, kwargs) -> None:
         try:
             result = task.apply(args=args, kwargs=kwargs)
             if result.failed():
@@ -90,6 +91,21 @@ class InProcessScheduler:
             logger.exception("task %s crashed", task.name)
         finally:
             connections.close_all()
+            with self._cv:
+                self._running -= 1
+                self._cv.notify_all()
+
+    def wait_idle(self, timeout: float = 60.0, *, horizon: float = 2.0) -> bool:
+        """Wait until no task runs and none is due within ``horizon`` seconds (a command
+        that queued work, such as the demo's seed, lets it finish before the process exits;
+        retries scheduled later are left to the sweepers). False if ``timeout`` ran out."""
+
+        def idle() -> bool:
+            due_soon = self._heap and self._heap[0][0] <= time.monotonic() + horizon
+            return self._running == 0 and not due_soon
+
+        with self._cv:
+            return self._cv.wait_for(idle, timeout=timeout)
 
     def start_beat(self, app) -> None:
         """Fire the app's beat schedule from a thread of this process."""

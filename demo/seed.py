@@ -6,9 +6,13 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from arpilot.actors import acting_as
 from customers import services as customer_services
+from customers.models import Customer
+from dunning import services as collections
 from payments import services as payments
 from receivables import services as receivables
+from receivables.models import Invoice
 
 COMPANIES = [
     ("Acme Corporation", "Wile Coyote", "ap@acme.example", ["wholesale", "net-30"]),
@@ -144,6 +148,56 @@ def seed_payments(organization, invoices, *, small: bool = False) -> list:
         )
     payments.payments_match(organization=organization, payment_ids=[p.pk for p in created])
     return created
+
+
+CALLS = [
+    ("call", "Left a voicemail about the overdue invoices; will try again Thursday."),
+    ("note", "Customer moved AP to a new ERP last month; remittances may arrive late."),
+    ("call", "Spoke to AP: the invoices are approved and in the next payment run."),
+]
+
+
+def seed_collections(organization, *, user=None) -> dict[str, int]:
+    """The collector's week so far, by ``user``: calls and notes, a promise to pay, a
+    disputed invoice; then today's dunning run (its reminders go through the outbox)."""
+    customers = list(Customer.objects.for_org(organization).order_by("company_name"))
+    today = collections.organization_today(organization)
+    overdue = {}
+    for invoice in (
+        Invoice.objects.for_org(organization)
+        .filter(status__in=Invoice.OPEN_STATUSES, amount_due__gt=0, due_date__lt=today)
+        .order_by("due_date", "invoice_number")
+    ):
+        overdue.setdefault(invoice.customer_id, []).append(invoice)
+    debtors = [customer for customer in customers if customer.pk in overdue]
+    counts = {"notes": 0, "promises": 0, "disputes": 0}
+    with acting_as(user):
+        for customer, (kind, body) in zip(debtors, CALLS, strict=False):
+            collections.note_create(
+                organization=organization, customer_id=customer.pk, kind=kind, body=body
+            )
+            counts["notes"] += 1
+        if len(debtors) > 1:
+            promised = overdue[debtors[1].pk][:1]
+            collections.promise_create(
+                organization=organization,
+                customer_id=debtors[1].pk,
+                invoice_ids=[invoice.pk for invoice in promised],
+                amount=sum((invoice.amount_due for invoice in promised), Decimal("0")),
+                promised_date=today + timedelta(days=7),
+                note="Promised on the phone by AP, payment run next week.",
+            )
+            counts["promises"] += 1
+        if len(debtors) > 2:
+            collections.dispute_open(
+                organization=organization,
+                invoice_id=overdue[debtors[2].pk][0].pk,
+                reason_code="damaged_goods",
+                note="Two pallets arrived damaged; photos requested.",
+            )
+            counts["disputes"] += 1
+    counts["reminders"] = len(collections.dunning_run(organization=organization))
+    return counts
 
 
 def seed_organization(organization, *, small: bool = False) -> dict[str, int]:

@@ -64,7 +64,7 @@ def embedded(tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("var")
     env = _embedded_env(var_dir)
     _manage(env, "migrate", "--noinput", "-v0")
-    _manage(env, "seed_demo", "--if-empty")
+    (var_dir / "seed.log").write_text(_manage(env, "seed_demo", "--if-empty"))
     key = _manage(env, "create_api_key", "--organization", "Embedded Writers").strip()
     key = key.splitlines()[-1]
     port = _free_port()
@@ -89,6 +89,17 @@ def embedded(tmp_path_factory):
         server.terminate()
         server.wait(timeout=20)
         log.close()
+
+
+def test_the_demo_seed_sends_its_reminders_before_it_exits(embedded):
+    """The demo's dunning run queues reminders; `seed_demo` waits for its in-process task
+    threads to deliver them (into var/mail/), none left queued or half-sent."""
+    _base, _key, log = embedded
+    var_dir = log.parent
+    seeded = (var_dir / "seed.log").read_text()
+    reminders = int(re.search(r"(\d+) reminders", seeded).group(1))
+    assert reminders > 0
+    assert len(list((var_dir / "mail").glob("*.eml"))) == reminders
 
 
 # --- static files -----------------------------------------------------------------------------

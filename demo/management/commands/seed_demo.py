@@ -1,10 +1,11 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from arpilot import services
+from arpilot import inprocess, services
 from arpilot.models import Membership, Organization
-from demo.seed import seed_organization
+from demo.seed import seed_collections, seed_organization
 
 DEMO_ORG = "Demo Receivables Co"
 CLERK_USERNAME = "clerk"
@@ -37,9 +38,16 @@ class Command(BaseCommand):
             # Maker-checker is on: one of them approves what the other did.
             org.maker_checker = True
             org.save(update_fields=["maker_checker"])
-            _demo_user(org, CLERK_USERNAME, CLERK_PASSWORD, Membership.Role.CLERK, staff=False)
+            clerk = _demo_user(
+                org, CLERK_USERNAME, CLERK_PASSWORD, Membership.Role.CLERK, staff=False
+            )
             _demo_user(org, ADMIN_USERNAME, ADMIN_PASSWORD, Membership.Role.ADMIN, staff=True)
             _, key = services.api_key_create(organization=org, name="demo")
+            counts.update(seed_collections(org, user=clerk))
+        if settings.ARPILOT_TASKS_IN_PROCESS:
+            # The reminders of the demo's dunning run are being sent by this process's
+            # task threads: let them finish (into var/mail/) before the command exits.
+            inprocess.scheduler.wait_idle(timeout=120)
         summary = ", ".join(f"{n} {label}" for label, n in counts.items())
         self.stdout.write(f"Seeded {org.name!r}: {summary}.")
         self.stdout.write(
