@@ -46,7 +46,9 @@ class MoneyMoved:
     """Money moved, or an invoice changed, and the ledger got a posting.
 
     ``change_type``: invoice_created, invoice_changed, invoice_voided, offline_payment,
-    payment_applied, payment_unapplied, write_off. ``payload`` names the ledger entries
+    payment_applied, payment_unapplied, write_off (a payment's short-pay, or an invoice's
+    balance written off with no payment), credit_note (a credit against the invoice's
+    revenue; no payment). ``payload`` names the ledger entries
     (``journal_entry_id``/``journal_entry_ids``) and anything else the accounting change
     should carry.
     """
@@ -81,6 +83,15 @@ class EmailGaveUp:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EmailSent:
+    """An outbox email was accepted by the mail server (or a clerk confirmed an unconfirmed
+    one arrived), inside the transaction that records it."""
+
+    organization: Any
+    email: Any
+
+
+@dataclass(frozen=True, kw_only=True)
 class InvoicesDescribed:
     """Invoices are about to be rendered as JSON: receivers return ``{invoice id: {field:
     value}}`` for fields a higher app adds (collections adds ``dispute``), for the whole
@@ -98,6 +109,7 @@ EVENTS = {
         MoneyMoved,
         PaymentReviewed,
         EmailGaveUp,
+        EmailSent,
         InvoicesDescribed,
     )
 }

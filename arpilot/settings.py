@@ -366,6 +366,8 @@ ARPILOT_HOOK_RECEIVERS: dict[str, list[str]] = {
     "PaymentReviewed": ["reconciliation.receivers.payment_reviewed"],
     # An email will not be sent: a reminder it carried is marked failed.
     "EmailGaveUp": ["dunning.receivers.email_gave_up"],
+    # An email was sent: a reminder it carried is marked sent (and reminder.sent goes out).
+    "EmailSent": ["dunning.receivers.email_sent"],
     # Fields higher apps add to invoice JSON (the open dispute).
     "InvoicesDescribed": ["dunning.invoice_fields.invoices_described"],
 }

@@ -232,6 +232,25 @@ class Dispute(OrgScopedModel):
     resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True, default="")
     resolution_note = models.TextField(blank=True, default="")
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # What a ``credit_note`` or ``write_off`` resolution took off the invoice's balance, the
+    # ledger entry that did it and the accounting change it recorded (null for ``withdrawn``).
+    resolution_amount = money_field(null=True, blank=True)
+    journal_entry = models.ForeignKey(
+        "receivables.JournalEntry",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    accounting_change = models.ForeignKey(
+        "reconciliation.AccountingChange",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["-created_at", "id"]

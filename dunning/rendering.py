@@ -7,6 +7,10 @@ def _iso(value):
     return value.isoformat() if value is not None else None
 
 
+def _id(value):
+    return str(value) if value is not None else None
+
+
 def render_reminder(reminder: Reminder) -> dict:
     """Needs ``lines`` with their invoices prefetched (``selectors.reminder_list``)."""
     return {
@@ -63,6 +67,9 @@ def render_dispute(dispute: Dispute) -> dict:
         "status": dispute.status,
         "resolution": dispute.resolution or None,
         "resolution_note": dispute.resolution_note,
+        "resolution_amount": dispute.resolution_amount,
+        "journal_entry_id": _id(dispute.journal_entry_id),
+        "accounting_change_id": _id(dispute.accounting_change_id),
         "resolved_at": _iso(dispute.resolved_at),
         "created_at": _iso(dispute.created_at),
     }

@@ -19,7 +19,9 @@ from dunning.models import (
     ReminderInvoice,
 )
 from dunning.worklist import worklist_annotate
+from mail import services as mail_services
 from payments.models import PaymentAllocation
+from receivables.services.statements import STATEMENT_EMAIL_KIND
 
 
 def reminder_list(*, organization):
@@ -90,6 +92,7 @@ ACTIVITY_TYPES = (
     "dispute_opened",
     "dispute_resolved",
     "payment",
+    "statement_sent",
 )
 
 
@@ -165,6 +168,19 @@ def _payment_item(allocation) -> ActivityItem:
     )
 
 
+def _statement_item(email) -> ActivityItem:
+    reference = email.reference or {}
+    period = ""
+    if reference.get("from") and reference.get("to"):
+        period = f" for {reference['from']} to {reference['to']}"
+    return ActivityItem(
+        "statement_sent",
+        email.created_at,
+        f"Statement{period} sent to {', '.join(email.to)}.",
+        {"email_id": str(email.pk)},
+    )
+
+
 def _activity_sources(organization, customer_id):
     """(queryset ordered newest first, item builder) per source of the timeline."""
     promises = Promise.objects.for_org(organization).filter(customer_id=customer_id)
@@ -209,6 +225,17 @@ def _activity_sources(organization, customer_id):
             .order_by("-created_at", "-id"),
             _payment_item,
         ),
+        (
+            # The statements the mail server took (mail is read only through its services).
+            mail_services.email_list_referencing(
+                organization=organization,
+                kind=STATEMENT_EMAIL_KIND,
+                key="customer_id",
+                value=str(customer_id),
+                status="sent",
+            ),
+            _statement_item,
+        ),
     ]
 
 
@@ -221,8 +248,8 @@ def activity_page(*, organization, customer_id, page: int, per_page: int):
     Each source is read newest first, at most ``page * per_page`` rows (the window that can
     hold the page), then merged and sliced in Python: one count and one read per source,
     however long the timeline (pages past the newest ``ACTIVITY_MAX_WINDOW`` items are a
-    400 naming ``page``). Statements sent are not included (mail.services has no read
-    of emails by kind).
+    400 naming ``page``). Statements are those the mail outbox sent (newest first by when
+    they were queued, the order its index serves).
     """
     sources = _activity_sources(organization, customer_id)
     total = sum(queryset.count() for queryset, _build in sources)

@@ -1,7 +1,8 @@
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.fields.json import KeyTransform
 
 from arpilot.models import OrgQuerySet, OrgScopedModel
 
@@ -71,6 +72,15 @@ class OutboundEmail(OrgScopedModel):
             models.Index(fields=["organization", "created_at"]),
             models.Index(fields=["organization", "status", "created_at"]),
             models.Index(fields=["organization", "kind", "created_at"]),
+            # A customer's statements on its activity timeline (counted and read by
+            # ``selectors.email_list_referencing``).
+            models.Index(
+                F("organization"),
+                F("kind"),
+                KeyTransform("customer_id", "reference"),
+                F("created_at"),
+                name="mail_outbound_ref_customer_idx",
+            ),
             models.Index(
                 fields=["next_attempt_at"],
                 condition=Q(status="queued"),

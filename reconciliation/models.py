@@ -25,6 +25,7 @@ class AccountingChange(OrgScopedModel):
         PAYMENT_APPLIED = "payment_applied", "Payment applied"
         PAYMENT_UNAPPLIED = "payment_unapplied", "Payment unapplied"
         WRITE_OFF = "write_off", "Write-off"
+        CREDIT_NOTE = "credit_note", "Credit note"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -123,6 +124,7 @@ class AccountingChange(OrgScopedModel):
                         "payment_applied",
                         "payment_unapplied",
                         "write_off",
+                        "credit_note",
                     ]
                 ),
                 name="change_type_valid",

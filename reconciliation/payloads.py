@@ -159,6 +159,8 @@ def _default_lines(change_type: str, *, organization_id, amount: Decimal, invoic
         "payment_applied": (cash, lambda: receivable),
         "payment_unapplied": (lambda: receivable, cash),
         "write_off": (lambda: _write_off_account(organization_id), lambda: receivable),
+        # A credit note lowers revenue (its own contra account when an entry backs it).
+        "credit_note": (revenue, lambda: receivable),
     }
     debit_account, credit_account = debit_credit[change_type]
     debit_account, credit_account = debit_account(), credit_account()
@@ -179,6 +181,7 @@ _MEMOS = {
     "payment_applied": "Payment {reference} applied to invoice {invoice}",
     "payment_unapplied": "Payment {reference} unapplied from invoice {invoice}",
     "write_off": "Short-payment written off on invoice {invoice}",
+    "credit_note": "Credit note on invoice {invoice}",
 }
 
 

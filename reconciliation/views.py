@@ -281,6 +281,15 @@ def reject_effect(change: AccountingChange, currency: str) -> tuple[str, str]:
             "owes it again.",
             f"offline payment of {amount} on {invoice} reversed",
         )
+    if change.change_type == ChangeType.CREDIT_NOTE or (
+        change.change_type == ChangeType.WRITE_OFF and change.payload.get("adjustment")
+    ):
+        return (
+            f"Not rejected: invoice {invoice}'s balance was already lowered by {amount} in "
+            "ARPilot (a dispute's resolution); approve it so the ledger follows. It will be "
+            "left alone.",
+            "",
+        )
     if change.change_type == ChangeType.WRITE_OFF:
         return (
             "Not rejected on its own: a write-off goes with the payment application it "

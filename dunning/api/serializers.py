@@ -149,7 +149,10 @@ class ReminderSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=Reminder.Status.choices,
         help_text="`queued` until its email's last check; `sent` when it passed it; "
-        "`cancelled` when an invoice was paid, disputed or promised meanwhile",
+        "`cancelled` when an invoice was paid, disputed or promised meanwhile, or a clerk "
+        "cancelled its email; `failed` when its email could not be sent (the mail server "
+        "refused it, or every attempt failed). A cancelled or failed reminder releases its "
+        "invoices' level: the next run decides afresh",
     )
     to = serializers.ListField(child=serializers.EmailField())
     subject = serializers.CharField()
@@ -218,6 +221,20 @@ class DisputeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Dispute.Status.choices)
     resolution = serializers.ChoiceField(choices=Dispute.Resolution.choices, allow_null=True)
     resolution_note = serializers.CharField()
+    resolution_amount = _money(
+        read_only=True,
+        allow_null=True,
+        help_text="What a `credit_note` or `write_off` took off the invoice's balance; null "
+        "otherwise",
+    )
+    journal_entry_id = serializers.UUIDField(
+        allow_null=True, help_text="The ledger entry of a `credit_note` or `write_off`"
+    )
+    accounting_change_id = serializers.UUIDField(
+        allow_null=True,
+        help_text="The accounting change it recorded (`credit_note` or `write_off`, pending "
+        "approval)",
+    )
     resolved_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
 
@@ -237,10 +254,18 @@ class DisputeOpenInput(serializers.Serializer):
 class DisputeResolveInput(serializers.Serializer):
     resolution = serializers.ChoiceField(
         choices=Dispute.Resolution.choices,
-        help_text="Recorded only: `credit_note` and `write_off` move no money (book them in "
-        "the accounting system)",
+        help_text="`withdrawn` is recorded only; `credit_note` (a credit against revenue) and "
+        "`write_off` (bad debt) take `amount` off the invoice's balance with a ledger entry "
+        "and a pending accounting change",
     )
     note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    amount = _money(
+        required=False,
+        min_value=Decimal("0.01"),
+        max_value=MAX_AMOUNT,
+        help_text="`credit_note` and `write_off` only: how much (default: all the invoice "
+        "owes; at most that)",
+    )
 
 
 # --- the worklist, a customer's activity and notes -------------------------------------------
@@ -298,7 +323,8 @@ class ActivityItemSerializer(serializers.Serializer):
     ids = serializers.DictField(
         child=serializers.UUIDField(allow_null=True),
         help_text="The records behind it: `note_id`, `contact_id`, `reminder_id`, "
-        "`promise_id`, `dispute_id`, `invoice_id`, `payment_id`, `allocation_id`",
+        "`promise_id`, `dispute_id`, `invoice_id`, `payment_id`, `allocation_id`, "
+        "`email_id` (a statement's email in the outbox)",
     )
 
     def to_representation(self, item):

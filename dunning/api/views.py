@@ -159,8 +159,13 @@ class DisputeViewSet(OrgScopedViewSet):
     @extend_schema(
         summary="Resolve an invoice's dispute",
         description="`withdrawn`, `credit_note` or `write_off`, recorded with the note; the "
-        "invoice returns to dunning if still owed. No money moves here. 409 without an "
-        "open dispute.",
+        "invoice returns to dunning if still owed. `credit_note` (Dr 4900 Sales credits / "
+        "Cr receivable) and `write_off` (Dr 6950 write-offs / Cr receivable) take `amount` "
+        "(default: all the invoice owes) off its balance (it is paid when nothing is left) "
+        "and record a pending accounting change (`credit_note` or `write_off`) for approval; "
+        "the dispute shows `resolution_amount`, `journal_entry_id` and "
+        "`accounting_change_id`. 400 naming `amount` when it is not above zero, exceeds "
+        "what the invoice owes, or comes with `withdrawn`; 409 without an open dispute.",
         request=s.DisputeResolveInput,
         responses={200: s.DisputeSerializer},
     )
@@ -218,7 +223,8 @@ class CustomerActivityViewSet(OrgScopedViewSet):
         summary="A customer's activity timeline",
         description="Newest first: notes and calls, reminders (at `sent_at`, else when "
         "queued), promises (made, kept, broken, cancelled), disputes (opened, resolved) and "
-        "payments applied to its invoices. Statements sent are not listed yet. Only the "
+        "payments applied to its invoices, and statements emailed (`statement_sent`: those "
+        "the mail server took, at when they were queued; `ids.email_id`). Only the "
         f"newest {selectors.ACTIVITY_MAX_WINDOW} items are paged through (a 400 naming "
         "`page` past them). 404 for a customer of another organization.",
         parameters=[

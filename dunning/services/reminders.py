@@ -1,4 +1,5 @@
-"""A reminder's last check before its email goes (the mail outbox's ``before_send`` hook)."""
+"""A reminder's last check before its email goes (the mail outbox's ``before_send`` hook),
+and what becomes of it when its email will not go (``arpilot.hooks.EmailGaveUp``)."""
 
 from django.db import transaction
 from django.db.models import Q
@@ -11,35 +12,54 @@ from dunning.selectors import reminder_list
 from receivables.models import Invoice
 from webhooks.services import event_emit, event_wanted
 
+_GIVEN_UP = (Reminder.Status.CANCELLED, Reminder.Status.FAILED)
+
 
 def reminder_before_send(email) -> bool:
     """Send the reminder's email only if every invoice it names is still owed, undisputed and
     not promised; otherwise cancel the reminder and release its invoices' level (the next run
-    decides afresh). Marks it sent and emits ``reminder.sent`` the first time it says yes."""
+    decides afresh). Asked before every attempt, so a payment that arrives between a failed
+    attempt and its retry still stops it. The reminder becomes ``sent`` only when the server
+    has taken the email (``reminder_email_sent``)."""
     reminder_id = (email.reference or {}).get("reminder_id")
     if not reminder_id:
         return False
     with transaction.atomic():
         reminder = lock_objects.reminder_for_update(email.organization_id, reminder_id).first()
-        if reminder is None or reminder.status == Reminder.Status.CANCELLED:
-            return False
-        if reminder.status == Reminder.Status.SENT:  # a retry of the same email
+        if reminder is None or reminder.status in _GIVEN_UP:
+            return False  # released: a resent email stays unsent, the next run decides
+        if reminder.status == Reminder.Status.SENT:  # sent already (a clerk resends it)
             return True
         reason = _no_longer_due(reminder)
         if reason:
             _cancel(reminder, reason)
             return False
-        reminder.status = Reminder.Status.SENT
-        reminder.sent_at = timezone.now()
-        reminder.save(update_fields=["status", "sent_at", "updated_at"])
-        if event_wanted(reminder.organization_id, "reminder.sent"):
-            rendered = reminder_list(organization=reminder.organization_id).get(pk=reminder.pk)
-            event_emit(
-                organization_id=reminder.organization_id,
-                event_type="reminder.sent",
-                data=render_reminder(rendered),
-            )
     return True
+
+
+def reminder_email_sent(email) -> Reminder | None:
+    """The reminder's email was taken by the mail server (or a clerk confirmed it arrived):
+    the reminder is ``sent`` at that time and ``reminder.sent`` goes out, once. Called inside
+    the mail transaction that records it (``dunning.receivers.email_sent``)."""
+    reminder_id = (email.reference or {}).get("reminder_id")
+    if not reminder_id:
+        return None
+    reminder = lock_objects.reminder_for_update(email.organization_id, reminder_id).first()
+    if reminder is None or reminder.status != Reminder.Status.QUEUED:
+        return None
+    if reminder.email_id is not None and reminder.email_id != email.pk:
+        return None  # not its email
+    reminder.status = Reminder.Status.SENT
+    reminder.sent_at = email.sent_at or timezone.now()
+    reminder.save(update_fields=["status", "sent_at", "updated_at"])
+    if event_wanted(reminder.organization_id, "reminder.sent"):
+        rendered = reminder_list(organization=reminder.organization_id).get(pk=reminder.pk)
+        event_emit(
+            organization_id=reminder.organization_id,
+            event_type="reminder.sent",
+            data=render_reminder(rendered),
+        )
+    return reminder
 
 
 def _no_longer_due(reminder: Reminder) -> str:
@@ -61,3 +81,33 @@ def _cancel(reminder: Reminder, reason: str) -> None:
     reminder.cancelled_reason = reason[:500]
     reminder.save(update_fields=["status", "cancelled_reason", "updated_at"])
     ReminderInvoice.objects.filter(reminder=reminder).update(released=True)
+
+
+def _release(reminder: Reminder, status: str, reason: str) -> None:
+    reminder.status = status
+    reminder.cancelled_reason = reason[:500]
+    reminder.save(update_fields=["status", "cancelled_reason", "sent_at", "updated_at"])
+    ReminderInvoice.objects.filter(reminder=reminder).update(released=True)
+
+
+def reminder_email_gave_up(email) -> Reminder | None:
+    """The reminder's email will not be sent: it failed for good (``failed``), or a clerk
+    cancelled it (``cancelled``). The reminder says so and releases its invoices' level, as
+    a cancellation before sending does, so the next run decides afresh. Called inside the
+    mail transaction that records it (``dunning.receivers.email_gave_up``); returns the
+    reminder it changed (None when it was sent already or is not this email's)."""
+    reminder_id = (email.reference or {}).get("reminder_id")
+    if not reminder_id:
+        return None
+    with transaction.atomic():
+        reminder = lock_objects.reminder_for_update(email.organization_id, reminder_id).first()
+        if reminder is None or reminder.status != Reminder.Status.QUEUED:
+            return None
+        if reminder.email_id is not None and reminder.email_id != email.pk:
+            return None  # not its email
+        if email.status == "cancelled":
+            _release(reminder, Reminder.Status.CANCELLED, "Its email was cancelled by a clerk.")
+        else:
+            error = f": {email.last_error}" if email.last_error else "."
+            _release(reminder, Reminder.Status.FAILED, f"Its email could not be sent{error}")
+    return reminder

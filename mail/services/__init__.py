@@ -10,6 +10,7 @@ own transaction). The work is split along its seams:
   says what is guaranteed when a worker dies mid-send (at most once).
 """
 
+from mail.selectors import email_list_referencing  # the one read other apps need
 from mail.services.outbox import (
     MAX_ATTACHMENT_BYTES,
     email_cancel,
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_ATTEMPTS",
     "RETRY_DELAYS",
     "email_cancel",
+    "email_list_referencing",
     "email_mark_sent",
     "email_message",
     "email_queue",

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from arpilot import hooks
 from arpilot.errors import Conflict, ValidationFailed
 from arpilot.outbound.signing import json_safe
 from mail import lock_objects
@@ -215,12 +216,14 @@ def email_mark_sent(*, email: OutboundEmail) -> OutboundEmail:
     email.locked_until = None
     email.last_error = "Marked sent: the recipient got it."
     email.save()
+    hooks.dispatch(hooks.EmailSent(organization=email.organization, email=email))
     return email
 
 
 @transaction.atomic
 def email_cancel(*, email: OutboundEmail) -> OutboundEmail:
-    """Never send a queued or unconfirmed email (one being sent cannot be stopped)."""
+    """Never send a queued or unconfirmed email (one being sent cannot be stopped); the app
+    that queued it is told (``arpilot.hooks.EmailGaveUp``, in this transaction)."""
     email = lock_objects.email_for_update(email.pk).get()
     if email.status not in {OutboundEmail.Status.QUEUED, OutboundEmail.Status.UNCONFIRMED}:
         raise Conflict(f"This email is {email.get_status_display().lower()}; it is not cancelled.")
@@ -229,4 +232,6 @@ def email_cancel(*, email: OutboundEmail) -> OutboundEmail:
     email.locked_until = None
     email.last_error = "Cancelled by a clerk."
     email.save()
+    # The app that queued it decides what an email that will never go means (a reminder).
+    hooks.dispatch(hooks.EmailGaveUp(organization=email.organization, email=email))
     return email

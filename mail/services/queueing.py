@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from arpilot import hooks
 from arpilot.queueing import task_send
 from mail.models import OutboundEmail
 
@@ -77,6 +78,30 @@ def emails_requeue_due() -> int:
     return len(queued)
 
 
+@transaction.atomic
+def _give_up(emails, now) -> None:
+    """Fail ``emails`` for good, and tell the app that queued each (``EmailGaveUp``)."""
+    Status = OutboundEmail.Status
+    failing = list(
+        emails.select_related("organization").select_for_update(of=("self",)).order_by("pk")
+    )
+    if not failing:
+        return
+    OutboundEmail.objects.filter(pk__in=[email.pk for email in failing]).update(
+        status=Status.FAILED,
+        next_attempt_at=None,
+        locked_until=None,
+        last_error=LEASE_LOST_BEFORE_SMTP,
+        updated_at=now,
+    )
+    for email in failing:
+        email.status = Status.FAILED
+        email.next_attempt_at = email.locked_until = None
+        email.last_error = LEASE_LOST_BEFORE_SMTP
+        email.updated_at = now
+        hooks.dispatch(hooks.EmailGaveUp(organization=email.organization, email=email))
+
+
 def _leases_expired_settle(now) -> None:
     # Import cycle: sending uses this module's lease and queueing.
     from mail.services.sending import MAX_ATTEMPTS
@@ -92,13 +117,7 @@ def _leases_expired_settle(now) -> None:
         last_error=LEASE_LOST_BEFORE_SMTP,
         updated_at=now,
     )
-    never_began.update(  # what is left had no attempt to spare
-        status=Status.FAILED,
-        next_attempt_at=None,
-        locked_until=None,
-        last_error=LEASE_LOST_BEFORE_SMTP,
-        updated_at=now,
-    )
+    _give_up(never_began, now)  # what is left had no attempt to spare
     # ``locked_until`` stays: with the attempt number it names the lease, so the worker that
     # held it (if only slow, not dead) can still record that the server accepted the email.
     expired.filter(handed_over_at__isnull=False).update(

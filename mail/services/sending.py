@@ -18,7 +18,8 @@ that breaks) leaves no record of whether the server accepted the message. So:
    of them) is "not sent": retried after ``retry_delay``, or failed at ``MAX_ATTEMPTS``, or
    at once when the server refuses every recipient permanently (5xx: the address is wrong).
    Any other failure here (the connection broke, a timeout) is ``unconfirmed``.
-5. **Record** the outcome, if the lease is still this worker's.
+5. **Record** the outcome, if the lease is still this worker's. An email that fails for
+   good tells the app that queued it (``arpilot.hooks.EmailGaveUp``, in that transaction).
 
 A worker killed in step 1 or 2 leaves a lease that runs out with no ``handed_over_at``: the
 sweeper (``queueing.emails_requeue_due``) queues the email again. A worker killed after step 3
@@ -39,6 +40,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from arpilot import hooks
 from arpilot.outbound.retry import jittered_delay
 from mail import lock_objects
 from mail.models import OutboundEmail
@@ -263,6 +265,10 @@ def _record(claimed: OutboundEmail, outcome: Outcome) -> str:
             "updated_at",
         ]
     )
+    if email.status == Status.FAILED:  # for good: the caller's app decides what that means
+        hooks.dispatch(hooks.EmailGaveUp(organization=claimed.organization, email=email))
+    elif email.status == Status.SENT:
+        hooks.dispatch(hooks.EmailSent(organization=claimed.organization, email=email))
     return email.status
 
 

@@ -7,9 +7,11 @@
 - ``invoice_money``: money on invoices (payments applied, offline payments, Aplos receive);
 - ``state``: the derived status, the invoice lock and the events every service shares;
 - ``overdue``: the hourly overdue sweep;
-- ``statements``: statements of account emailed through the mail outbox.
+- ``statements``: statements of account emailed through the mail outbox;
+- ``adjustments``: balances lowered without money received (write-offs, credit notes).
 """
 
+from receivables.services.adjustments import Adjustment, invoice_credit, invoice_write_off
 from receivables.services.invoice_lines import LineSpec
 from receivables.services.invoice_money import (
     invoice_apply_payment,
@@ -59,6 +61,7 @@ __all__ = [
     "DEFAULT_FUND_NAME",
     "OVERDUE_BATCH",
     "REVERSAL_KIND",
+    "Adjustment",
     "LineSpec",
     "Posting",
     "StatementsQueued",
@@ -76,6 +79,7 @@ __all__ = [
     "fund_update",
     "invoice_apply_payment",
     "invoice_create",
+    "invoice_credit",
     "invoice_delete",
     "invoice_has_moved_money",
     "invoice_offline_payment_reverse",
@@ -84,6 +88,7 @@ __all__ = [
     "invoice_unapply_payment",
     "invoice_update",
     "invoice_void",
+    "invoice_write_off",
     "invoices_mark_overdue",
     "is_prefetched",
     "ledger_defaults",

@@ -128,7 +128,9 @@ class ReconciliationViewSet(OrgScopedViewSet):
         "application of the payment, rejecting an `offline_payment` change reverses the "
         "offline payment (a ledger reversal; the invoice's balance is restored); the change "
         "that reversal records, which offsets it, is rejected too. A `write_off` or "
-        "`payment_unapplied` change cannot be rejected alone. Skipped: `unknown id`, "
+        "`payment_unapplied` change cannot be rejected alone, nor a `credit_note` or a "
+        "dispute's `write_off` (the invoice's balance was lowered in ARPilot: approve it so "
+        "the ledger follows). Skipped: `unknown id`, "
         "`wrong status: <status>`, `cannot unapply: <why>`, `cannot reverse: <why>`, and the "
         "reasons above.",
         request=s.RejectInput,

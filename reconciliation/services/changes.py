@@ -355,7 +355,24 @@ _NOT_REJECTABLE_ALONE = {
     ChangeType.WRITE_OFF: "a write-off is rejected with the payment application it belongs to",
     ChangeType.PAYMENT_UNAPPLIED: "the money was already taken back in ARPilot; approve this "
     "change so the ledger follows, or apply the payment again",
+    # A dispute's credit note (receivables.services.invoice_credit): rejecting it does not
+    # put the balance back, so it is refused rather than leave ARPilot and the ledger apart.
+    ChangeType.CREDIT_NOTE: "the credit note already lowered the invoice's balance in ARPilot; "
+    "approve this change so the ledger follows",
 }
+# A write-off of an invoice's balance (receivables.services.invoice_write_off, a dispute's;
+# its payload says ``adjustment``) is no payment application's: refused in its own words.
+_INVOICE_WRITE_OFF = (
+    "the write-off already lowered the invoice's balance in ARPilot; approve this change so "
+    "the ledger follows"
+)
+
+
+def _not_rejectable_alone(change: AccountingChange) -> str:
+    """Why ``change`` is not rejected on its own ("" when it may be)."""
+    if change.change_type == ChangeType.WRITE_OFF and change.payload.get("adjustment"):
+        return _INVOICE_WRITE_OFF
+    return _NOT_REJECTABLE_ALONE.get(change.change_type, "")
 
 
 def _money_reversal_order(change: AccountingChange) -> tuple:
@@ -411,8 +428,8 @@ def changes_reject(
             result.skip(change_id, "unknown id")
         elif change.status not in REJECTABLE:
             result.skip(change_id, _wrong_status(change))
-        elif change.change_type in _NOT_REJECTABLE_ALONE:
-            result.skip(change_id, _NOT_REJECTABLE_ALONE[change.change_type])
+        elif refusal := _not_rejectable_alone(change):
+            result.skip(change_id, refusal)
         else:
             _reject(change, now=now, reason=reason, decided_by=decided_by)
             result.updated.append(change_id)

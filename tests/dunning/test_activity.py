@@ -9,15 +9,36 @@ from django.utils import timezone
 
 from dunning import services
 from dunning.models import CustomerNote, Promise, Reminder
+from mail.services import email_cancel, email_queue, email_send
 from payments.services.allocations import allocation_apply
+from receivables.services import statement_send
 from tests.dunning.factories import customer_with_contacts, overdue_invoice
 from tests.factories import ContactFactory, make_payment
 
 pytestmark = pytest.mark.django_db
 
 # The API key + the customer check + a count and a read for
-# each of the seven sources.
-ACTIVITY_QUERIES = 16
+# each of the eight sources.
+ACTIVITY_QUERIES = 18
+
+
+@pytest.fixture(autouse=True)
+def _no_statement_pdf(monkeypatch):
+    """Statement PDFs are small fakes (WeasyPrint is slow and may be missing)."""
+    monkeypatch.setattr(
+        "receivables.services.statements.statement_pdf",
+        lambda statement, organization_name: b"%PDF-fake",
+    )
+
+
+def _statement(org, customer, *, send=True):
+    """The customer's statement emailed (``statements_send``), and sent unless ``send`` is
+    False."""
+    with transaction.atomic():
+        email = statement_send(organization=org, customer=customer)
+    if send:
+        assert email_send(email_id=email.pk) == "sent"
+    return email
 
 
 def _url(customer, what="activity"):
@@ -55,6 +76,7 @@ def _timeline(org, customer):
     payment = make_payment(org, amount="40.00")
     with transaction.atomic():
         allocation_apply(payment, invoice, Decimal("40.00"), applied_by="clerk", field="x")
+    _statement(org, customer)
     services.note_create(
         organization=org, customer_id=customer.pk, kind="call", body="Rang the AP desk"
     )
@@ -75,12 +97,14 @@ def test_timeline_merges_every_source_newest_first(api, org, customer):
         "dispute_opened",
         "dispute_resolved",
         "payment",
+        "statement_sent",
         "call",
     }
     assert types[0] == "call"
+    assert types[1] == "statement_sent"
     stamps = [item["at"] for item in body["data"]]
     assert stamps == sorted(stamps, reverse=True)
-    assert body["pagination"]["total"] == 7
+    assert body["pagination"]["total"] == 8
     payment = next(item for item in body["data"] if item["type"] == "payment")
     assert "40.00" in payment["summary"] and payment["ids"]["payment_id"]
     promise = next(item for item in body["data"] if item["type"] == "promise_cancelled")
@@ -168,11 +192,11 @@ def _count_queries(api, customer):
 def test_query_count_does_not_grow(api, org, customer):
     _timeline(org, customer)
     few, items = _count_queries(api, customer)
-    assert items == 7
+    assert items == 8
     for _ in range(3):
         _timeline(org, customer)
     many, items = _count_queries(api, customer)
-    assert items == 28
+    assert items == 32
     assert few == many == ACTIVITY_QUERIES
 
 
@@ -190,3 +214,36 @@ def test_kept_and_broken_promises_show(api, org, customer):
         )
     types = {item["type"] for item in api.get(_url(customer)).json()["data"]}
     assert {"promise_kept", "promise_broken"} <= types
+
+
+def test_statements_sent_show_and_others_do_not(api, org, customer):
+    sent = _statement(org, customer)
+    _statement(org, customer, send=False)  # still queued: not sent (yet)
+    email_cancel(email=_statement(org, customer, send=False))  # never sent
+    _statement(org, customer_with_contacts(org))  # another customer's
+
+    body = api.get(_url(customer)).json()
+
+    assert body["pagination"]["total"] == 1
+    (item,) = body["data"]
+    assert item["type"] == "statement_sent"
+    assert item["ids"] == {"email_id": str(sent.pk)}
+    reference = sent.reference
+    assert f"for {reference['from']} to {reference['to']}" in item["summary"]
+    assert "ap@" in item["summary"]
+
+
+def test_another_organizations_statements_do_not_show(api, org, other_org, customer):
+    _statement(other_org, customer_with_contacts(other_org))
+    with transaction.atomic():  # another organization's email naming our customer's id
+        email = email_queue(
+            organization_id=other_org.pk,
+            to=["x@example.com"],
+            subject="Statement",
+            body_text="x",
+            kind="statement",
+            reference={"customer_id": str(customer.pk)},
+        )
+    email_send(email_id=email.pk)
+
+    assert api.get(_url(customer)).json()["pagination"]["total"] == 0

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from arpilot.hooks import EmailGaveUp
 from dunning import services
 from dunning.models import Reminder
 from mail.models import OutboundEmail
@@ -80,7 +81,9 @@ def test_a_dispute_between_the_decision_and_the_send_drops_the_reminder(org, cus
     assert Reminder.objects.get(pk=reminder.pk).cancelled_reason.startswith("An invoice")
 
 
-def test_a_retried_send_does_not_emit_twice(org, customer):
+def test_the_reminder_is_sent_when_the_server_takes_it_not_before(org, customer, mailoutbox):
+    """Its last check says yes, as often as asked, without marking it sent or telling
+    anyone; the server's acceptance does, once."""
     subscriber(org)
     overdue_invoice(org, customer, days_overdue=4)
     reminder = services.dunning_run(organization=org, today=TODAY)[0]
@@ -88,6 +91,30 @@ def test_a_retried_send_does_not_emit_twice(org, customer):
 
     assert services.reminder_before_send(email) is True
     assert services.reminder_before_send(email) is True
+    assert Reminder.objects.get(pk=reminder.pk).status == "queued"
+    assert not WebhookEvent.objects.filter(event_type="reminder.sent").exists()
+
+    assert _send(reminder) == "sent"
+    assert _send(reminder) == ""  # a duplicate task finds nothing to send
+
+    reminder.refresh_from_db()
+    email.refresh_from_db()
+    assert (reminder.status, reminder.sent_at) == ("sent", email.sent_at)
+    assert WebhookEvent.objects.filter(event_type="reminder.sent").count() == 1
+    assert len(mailoutbox) == 1
+
+
+def test_an_unconfirmed_reminder_email_a_clerk_marks_sent_sends_the_reminder(org, customer):
+    from mail.services import email_mark_sent
+
+    subscriber(org)
+    overdue_invoice(org, customer, days_overdue=4)
+    reminder = services.dunning_run(organization=org, today=TODAY)[0]
+    OutboundEmail.objects.filter(pk=reminder.email_id).update(status="unconfirmed")
+
+    email_mark_sent(email=OutboundEmail.objects.get(pk=reminder.email_id))
+
+    assert Reminder.objects.get(pk=reminder.pk).status == "sent"
     assert WebhookEvent.objects.filter(event_type="reminder.sent").count() == 1
 
 
@@ -165,3 +192,55 @@ def test_list_query_count_is_constant(api, org, customers):
     assert len(response.json()["data"]) == 2 * customers
     # the API key, the count, the page, the lines with their invoices
     assert len(captured) == 4
+
+
+# --- an email that will not go (arpilot.hooks.EmailGaveUp) -------------------------------------
+
+
+def test_a_queued_reminders_email_cancelled_by_a_clerk_cancels_it(api, org, customer):
+    from mail.services import email_cancel
+
+    invoice = overdue_invoice(org, customer, days_overdue=4)
+    reminder = services.dunning_run(organization=org, today=TODAY)[0]  # not attempted yet
+
+    email_cancel(email=OutboundEmail.objects.get(pk=reminder.email_id))
+
+    data = api.get(f"/api/v1/reminders/{reminder.pk}").json()["data"]
+    assert (data["status"], data["cancelled_reason"]) == (
+        "cancelled",
+        "Its email was cancelled by a clerk.",
+    )
+    again = services.dunning_run(organization=org, today=TODAY)
+    assert [[line.invoice_id for line in r.lines.all()] for r in again] == [[invoice.pk]]
+
+
+def test_a_failed_reminder_is_listed_as_failed(api, org, customer):
+    from dunning.receivers import email_gave_up
+
+    overdue_invoice(org, customer, days_overdue=4)
+    reminder = services.dunning_run(organization=org, today=TODAY)[0]
+    OutboundEmail.objects.filter(pk=reminder.email_id).update(
+        status="failed", last_error="The mail server refused the recipients."
+    )
+    email = OutboundEmail.objects.get(pk=reminder.email_id)
+
+    changed = email_gave_up(EmailGaveUp(organization=org, email=email))
+    assert email_gave_up(EmailGaveUp(organization=org, email=email)) is None  # once
+
+    assert changed.pk == reminder.pk
+    failed = api.get("/api/v1/reminders", {"status": "failed"}).json()["data"]
+    assert [item["id"] for item in failed] == [str(reminder.pk)]
+    assert failed[0]["cancelled_reason"].endswith("refused the recipients.")
+
+
+def test_another_emails_gave_up_changes_no_reminder(org, customer):
+    from dunning.receivers import email_gave_up
+
+    overdue_invoice(org, customer, days_overdue=4)
+    reminder = services.dunning_run(organization=org, today=TODAY)[0]
+    stranger = OutboundEmail(
+        organization=org, kind="reminder", reference={"reminder_id": str(reminder.pk)}
+    )  # claims the reminder, but is not its email
+
+    assert email_gave_up(EmailGaveUp(organization=org, email=stranger)) is None
+    assert Reminder.objects.get(pk=reminder.pk).status == "queued"
