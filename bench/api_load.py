@@ -663,6 +663,96 @@ def run_queries(args) -> None:
         drop_database(args.database_url)
 
 
+def run_profile(args) -> None:
+    """Each request kind of the mix ``--profile N`` times in process (the DRF test client,
+    tasks inline) under cProfile: CPU ms per request and the functions that cost most."""
+    import cProfile
+    import pstats
+
+    organization, customers = setup(args)
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    from arpilot.celery import app
+    from arpilot.services import api_key_create
+
+    app.conf.task_always_eager = True
+    _, key = api_key_create(organization=organization, name="bench-profile")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    today = date.today()
+    due = (today + timedelta(days=30)).isoformat()
+    serial = iter(range(10**9))
+
+    def send(method, path, body=None):
+        if method == "get":
+            response = client.get(path)
+        else:
+            response = getattr(client, method)(path, body, format="json")
+        assert 200 <= response.status_code < 300, (path, response.status_code, response.content)
+        return response.json()
+
+    def new_invoice(index):
+        customer_id, name = customers[index % len(customers)]
+        number = f"INV-P{next(serial)}"
+        body = {"invoice_number": number, "customer_id": customer_id, "amount": "123.45",
+                "due_date": due}  # fmt: skip
+        return send("post", "/api/v1/invoices", body)["data"], name, number
+
+    def payment_body(name, reference):
+        return {"amount": "123.45", "payment_date": today.isoformat(), "payer_name": name,
+                "payer_reference": reference}  # fmt: skip
+
+    def kinds(index):
+        """(kind, preparation, the request): the preparation is not profiled."""
+        customer_id, _ = customers[index % len(customers)]
+        yield "list", None, lambda _: send("get", "/api/v1/invoices?status=overdue&per_page=100")
+        yield "customer", None, lambda _: send("get", f"/api/v1/customers/{customer_id}")
+        yield "create invoice", None, lambda _: new_invoice(index)
+        yield (
+            "import payment",
+            lambda: new_invoice(index),
+            lambda prepared: send("post", "/api/v1/payments", payment_body(*prepared[1:])),
+        )
+        yield (
+            "apply",
+            lambda: (
+                new_invoice(index)[0]["id"],
+                send("post", "/api/v1/payments", payment_body(f"Wire {index}", f"ref {index}")),
+            ),
+            lambda prepared: send(
+                "patch",
+                f"/api/v1/payments/{prepared[1]['data']['id']}",
+                {"invoice_id": prepared[0]},
+            ),
+        )
+
+    for index in range(3):  # warm per-process caches
+        for _, prepare, request in kinds(index):
+            request(prepare() if prepare else None)
+    profiles = {kind: cProfile.Profile() for kind in KINDS}
+    cpu = collections.Counter()
+    for index in range(args.profile):
+        for kind, prepare, request in kinds(index):
+            prepared = prepare() if prepare else None
+            started = time.process_time()
+            profiles[kind].enable()
+            request(prepared)
+            profiles[kind].disable()
+            cpu[kind] += time.process_time() - started
+    print(f"CPU ms per request under cProfile, {args.profile} each (load average {loadavg()}):")
+    for kind in KINDS:
+        print(f"  {kind:16s} {cpu[kind] * 1000 / args.profile:7.1f}")
+    for kind in KINDS:
+        print(f"\n-- {kind}: the top functions by own time, then by cumulative time")
+        stats = pstats.Stats(profiles[kind])
+        stats.sort_stats("tottime").print_stats(18)
+        stats.sort_stats("cumulative").print_stats(30)
+    connection.close()
+    if not args.keep:
+        drop_database(args.database_url)
+
+
 def run_load(args) -> None:
     import requests
 
@@ -809,6 +899,12 @@ def main(argv=None) -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--queries", action="store_true", help="count SQL per request, no load")
     parser.add_argument("--show-sql", action="store_true", help="with --queries: the statements")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="profile each request kind N times in process (cProfile), no load",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the database at the end")
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
@@ -827,6 +923,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.queries:
         run_queries(args)
+    elif args.profile:
+        run_profile(args)
     else:
         run_load(args)
 

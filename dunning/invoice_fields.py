@@ -1,6 +1,35 @@
 """Fields collections adds to invoice JSON (``arpilot.hooks.InvoicesDescribed``)."""
 
+from dunning.selectors import invoice_open_disputes
+
+
+def render_invoice_dispute(dispute) -> dict:
+    """The open dispute as an invoice shows it (names as ``rendering.render_dispute``;
+    ``opened_at`` is the dispute's ``created_at``, in the same format). Needs ``reason``."""
+    return {
+        "id": str(dispute.pk),
+        "reason_code": dispute.reason.code,
+        "reason": dispute.reason.label,
+        "note": dispute.note,
+        "opened_at": dispute.created_at.isoformat(),
+    }
+
 
 def invoices_described(event) -> dict:
-    """``{invoice id: {"dispute": …}}`` for the page of invoices: to be implemented."""
-    return {}
+    """``{invoice id: {"dispute": …}}`` for every invoice of the page: its open dispute, or
+    None. One query for the whole page."""
+    if not event.invoice_ids:
+        return {}
+    disputes = {
+        str(invoice_id): dispute
+        for invoice_id, dispute in invoice_open_disputes(
+            organization=event.organization, invoice_ids=event.invoice_ids
+        ).items()
+    }
+    described = {}
+    for invoice_id in event.invoice_ids:
+        dispute = disputes.get(str(invoice_id))
+        described[invoice_id] = {
+            "dispute": render_invoice_dispute(dispute) if dispute is not None else None
+        }
+    return described

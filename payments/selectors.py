@@ -67,6 +67,35 @@ def payment_get(*, organization, pk) -> Payment:
     return payment_list(organization=organization).get(pk=pk)
 
 
+def payment_hold_rendering(payment: Payment, *, suggestions=None, allocations=None) -> None:
+    """Give a payment in hand what ``payment_list`` prefetches, so the API renders it without
+    reading it back: its ``suggestions`` (in rank order) and/or its active ``allocations``
+    (each with its ``invoice``), ordered as ``_active_allocations`` orders them. Two
+    allocations of the same amount are ordered by invoice number in the database's
+    collation: then the allocations are not held and the payment is read back.
+
+    For a payment whose rows this request wrote (``payments_match`` with ``fresh``)."""
+    if suggestions is not None:
+        held = MatchSuggestion.objects.none()
+        held._result_cache = sorted(suggestions, key=lambda suggestion: suggestion.rank)
+        held._prefetch_done = True
+        cache = getattr(payment, "_prefetched_objects_cache", None)
+        if cache is None:
+            cache = payment._prefetched_objects_cache = {}
+        cache["suggestions"] = held
+    if allocations is not None:
+        if len({allocation.amount for allocation in allocations}) < len(allocations):
+            payment.__dict__.pop("active_allocations", None)
+            return
+        payment.active_allocations = sorted(allocations, key=lambda a: -a.amount)
+
+
+def payment_held_for_rendering(payment: Payment) -> bool:
+    """True when ``payment_hold_rendering`` gave it all the API renders."""
+    cache = getattr(payment, "_prefetched_objects_cache", None) or {}
+    return "suggestions" in cache and hasattr(payment, "active_allocations")
+
+
 def payment_import_list(*, organization):
     return PaymentImport.objects.for_org(organization).defer("data").order_by("-created_at")
 

@@ -50,7 +50,9 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
 
     def create(self, request, *args, **kwargs):
         payment = services.payment_record(organization=self.organization, **self.get_input())
-        return self.respond(self.reload(payment), status=status.HTTP_201_CREATED)
+        if not selectors.payment_held_for_rendering(payment):  # matched later by the task
+            payment = self.reload(payment)
+        return self.respond(payment, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
         payment_id = self.get_url_pk()  # payment_update locks and reads it (404 if not ours)

@@ -7,18 +7,23 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import ROUND_HALF_UP
 
 from django.db import connection, transaction
+from django.db.models import CharField, Count, IntegerField, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 # payments.tasks imports this package too; both sides only use the other's attributes when
 # called, so the cycle is safe at import time.
+from arpilot.money import CENT
 from arpilot.queueing import task_send_on_commit
 from customers.models import Contact
 from payments import lock_objects, tasks
 from payments.matching import MatchIndex, OpenInvoice, PayerHistory, PaymentInput, decide
 from payments.matching.parallel import suggest_chunks
-from payments.models import MatchSuggestion, PayerCustomerHistory, Payment
+from payments.models import MatchSuggestion, PayerCustomerHistory, Payment, PaymentSettings
+from payments.selectors import payment_hold_rendering
 from payments.services.common import (
     collector_paused,
     copy_json,
@@ -68,6 +73,7 @@ def payments_match(
     auto_apply: bool | None = None,
     workers: int | None = None,
     fresh: list[Payment] | None = None,
+    options: PaymentSettings | None = None,
 ) -> MatchRun:
     """Rank suggestions for the organization's unmatched payments (or those of
     ``payment_ids``), store them, and auto-apply the unambiguous ones.
@@ -80,12 +86,16 @@ def payments_match(
     its locks.
 
     ``fresh``: the payments to match were created in the caller's transaction (and are
-    ``payment_ids``): nobody else can see them yet, so their suggestions are written and
-    applied inside that transaction, with no store lock, nothing old to delete and no
-    second lock of the payment rows.
+    ``payment_ids``): nobody else can see them yet, so they are matched as they are in hand
+    (not read back), their suggestions are written and applied inside that transaction,
+    with no store lock, nothing old to delete and no second lock of the payment rows, and
+    each comes back as the API renders it (suggestions and allocations in hand, see
+    ``selectors.payment_hold_rendering``). ``options``: the payment settings, when the
+    caller read them already.
     """
     org_id = getattr(organization, "pk", organization)
-    options = payment_settings_get(organization=org_id)
+    if options is None:
+        options = payment_settings_get(organization=org_id)
     currency = organization_currency(organization)  # no query when the object is in hand
     if auto_apply is None:
         auto_apply = options.auto_apply_enabled
@@ -98,11 +108,13 @@ def payments_match(
     # workers they would copy the pages they touch. Everything big is gone with
     # ``_match_rank_and_store``'s frame before it is switched on again.
     with collector_paused():
-        decisions = _match_rank_and_store(
+        decisions, stored = _match_rank_and_store(
             org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap,
-            currency, fresh is not None,
+            currency, fresh,
         )  # fmt: skip
     in_hand = {payment.pk: payment for payment in fresh or ()}
+    for payment in in_hand.values():
+        payment_hold_rendering(payment, suggestions=stored.get(payment.pk, []), allocations=[])
     run.auto_applied = _auto_apply(organization, decisions, in_hand)
     lap("apply")
     return run
@@ -126,25 +138,31 @@ def _auto_apply(organization, decisions: list, in_hand: dict) -> int:
 def _match_rank_and_store(
     org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap, currency,
     fresh,
-) -> list:  # fmt: skip
-    """Read, index, rank and store; return the (payment id, suggestion) to auto-apply."""
-    payments, unapplied_before = _match_inputs(org_id, payment_ids)
+) -> tuple[list, dict]:  # fmt: skip
+    """Read, index, rank and store; return the (payment id, suggestion) to auto-apply and,
+    for ``fresh`` payments, their stored suggestions by payment id."""
+    if fresh is not None:
+        payments, unapplied_before = _fresh_inputs(fresh), set()
+    else:
+        payments, unapplied_before = _match_inputs(org_id, payment_ids)
     run.payments = len(payments)
     if not payments:
-        return []
+        return [], {}
     index, numbers = _match_index(org_id, options, lap, currency)
     copy = connection.vendor == "postgresql"
     finish = _ChunkRows(
         org_id=org_id,
         payments=payments,
         numbers=numbers,
-        as_copy_text=copy,
+        # Fresh payments keep their rows (the reply shows them); the writer turns them
+        # into COPY text itself.
+        as_copy_text=copy and fresh is None,
         stamp=timezone.now().isoformat(),
         decide_options=options if auto_apply else None,
         today=today,
         unapplied_before=unapplied_before,
     )
-    writer = _SuggestionWriter(org_id, payments, batch_size, copy, fresh)
+    writer = _SuggestionWriter(org_id, payments, batch_size, copy, fresh is not None)
     # Stored in transactions of ``batch_size`` payments while the workers rank the next.
     chunk_size = min(batch_size, MATCH_CHUNK)
     chunks = suggest_chunks(
@@ -165,7 +183,24 @@ def _match_rank_and_store(
         run.suggestions += count
         start = end
         lap("store")
-    return decisions
+    return decisions, writer.kept
+
+
+def _fresh_inputs(fresh: list[Payment]) -> list[PaymentInput]:
+    """The just-created payments as matching reads them (unmatched, never unapplied)."""
+    return [
+        PaymentInput(
+            id=payment.pk,
+            amount=payment.amount,
+            payment_date=payment.payment_date,
+            payer_name=payment.payer_name,
+            reference=payment.payer_reference,
+            notes=payment.notes,
+            currency=payment.currency or None,
+        )
+        for payment in sorted(fresh, key=lambda payment: payment.pk)
+        if payment.status == Payment.Status.UNMATCHED
+    ]
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -207,8 +242,8 @@ def _match_index(org_id: int, options, lap, invoice_currency: str) -> tuple[Matc
     Invoices are in the organization's currency (``invoice_currency``): the engine suggests
     nothing for a payment in another one (so nothing is auto-applied), and its old
     suggestions go."""
-    invoices = _open_invoices(org_id)
-    history = _payer_history(org_id)
+    contacts, history = _contacts_and_payer_history(org_id)
+    invoices = _open_invoices(org_id, contacts)
     lap("read")
     numbers = {invoice.id: invoice.invoice_number for invoice in invoices}
     index = MatchIndex.build(
@@ -221,7 +256,8 @@ def _match_index(org_id: int, options, lap, invoice_currency: str) -> tuple[Matc
     return index, numbers
 
 
-def _open_invoices(organization) -> list[OpenInvoice]:
+def _open_invoices(organization, contacts: dict) -> list[OpenInvoice]:
+    """The open invoices with something due; ``contacts``: names by customer id."""
     rows = list(
         Invoice.objects.for_org(organization)
         .open()
@@ -238,11 +274,6 @@ def _open_invoices(organization) -> list[OpenInvoice]:
             "due_date",
         )
     )
-    contacts: dict = {}
-    for customer_id, name in (
-        Contact.objects.for_org(organization).order_by().values_list("customer_id", "contact_name")
-    ):
-        contacts.setdefault(customer_id, []).append(name)
     empty = ()
     frozen = {customer_id: tuple(names) for customer_id, names in contacts.items()}
     return [
@@ -261,15 +292,34 @@ def _open_invoices(organization) -> list[OpenInvoice]:
     ]
 
 
-def _payer_history(organization) -> PayerHistory:
-    history = PayerHistory()
-    for key, customer_id, count in (
+_CONTACT, _HISTORY = "c", "h"
+
+
+def _kind(value: str) -> Value:
+    return Value(value, output_field=CharField())
+
+
+def _contacts_and_payer_history(organization) -> tuple[dict, PayerHistory]:
+    """Contact names by customer id, and the payer history: one statement (``UNION ALL``
+    of the two tables as (kind, customer id, name or payer key, count))."""
+    contacts = (
+        Contact.objects.for_org(organization)
+        .order_by()
+        .values_list(_kind(_CONTACT), "customer_id", "contact_name", Value(0, IntegerField()))
+    )
+    history_rows = (
         PayerCustomerHistory.objects.for_org(organization)
         .order_by()
-        .values_list("payer_key", "customer_id", "count")
-    ):
-        history.counts.setdefault(key, Counter())[customer_id] += count
-    return history
+        .values_list(_kind(_HISTORY), "customer_id", "payer_key", "count")
+    )
+    names: dict = {}
+    history = PayerHistory()
+    for row_kind, customer_id, text, count in contacts.union(history_rows, all=True):
+        if row_kind == _CONTACT:
+            names.setdefault(customer_id, []).append(text)
+        else:
+            history.counts.setdefault(text, Counter())[customer_id] += count
+    return names, history
 
 
 # --- ranked chunks into rows ------------------------------------------------------------------
@@ -342,6 +392,7 @@ class _SuggestionWriter:
         self.copy = copy
         self.fresh = fresh
         self.pending: list = []  # chunks ranked and not yet stored: (start, end, rows or text)
+        self.kept: dict = {}  # fresh payments' suggestions as stored, by payment id
 
     def add(self, start: int, end: int, rows) -> None:
         self.pending.append((start, end, rows))
@@ -355,13 +406,34 @@ class _SuggestionWriter:
         with transaction.atomic(savepoint=not self.fresh):
             if replace:
                 lock_objects.matching_store_lock(self.org_id)
-            if self.copy:
+            if self.copy and not self.fresh:
                 text = "".join(rows for *_, rows in pending)
                 _suggestions_store(self.org_id, ids, copy_text=text, replace=replace)
             else:
                 rows = [row for *_, rows in pending for row in rows]
-                _suggestions_store(self.org_id, ids, rows, replace=replace)
+                stamp = timezone.now()
+                _suggestions_store(self.org_id, ids, rows, replace=replace, stamp=stamp)
+                if self.fresh:
+                    self._keep(rows, stamp)
         pending.clear()
+
+    def _keep(self, rows: list[tuple], stamp) -> None:
+        """The stored rows as the reply shows them (amounts to the cent, as the column
+        stores them), by payment, in rank order."""
+        for payment_id, rank, invoice_ids, numbers, amount, score, reasons in rows:
+            self.kept.setdefault(payment_id, []).append(
+                MatchSuggestion(
+                    organization_id=self.org_id,
+                    payment_id=payment_id,
+                    rank=rank,
+                    invoice_ids=invoice_ids,
+                    invoice_numbers=numbers,
+                    amount=amount.quantize(CENT, rounding=ROUND_HALF_UP),
+                    score=score,
+                    reasons=reasons,
+                    created_at=stamp,
+                )
+            )
 
 
 def _uuid_array(ids: list[str]) -> str:
@@ -398,6 +470,7 @@ def _suggestions_store(
     *,
     copy_text: str = "",
     replace: bool = True,
+    stamp=None,
 ) -> None:
     """Replace the suggestions of ``payment_ids`` with ``rows``, or on PostgreSQL with
     ``copy_text`` (rows as ``_suggestion_lines`` writes them) by COPY. ``replace=False``:
@@ -415,7 +488,9 @@ def _suggestions_store(
                     [list(payment_ids)],
                 )
         if rows:
-            copy_text += _suggestion_lines(organization_id, rows, timezone.now().isoformat())
+            copy_text += _suggestion_lines(
+                organization_id, rows, (stamp or timezone.now()).isoformat()
+            )
         if copy_text:
             copy_rows(MatchSuggestion._meta.db_table, _SUGGESTION_COLUMNS, [copy_text])
         return
@@ -447,15 +522,41 @@ def payment_record(*, organization, **fields) -> Payment:
     return payment
 
 
+def _settings_and_open_count(org_id: int) -> tuple[PaymentSettings | None, int]:
+    """The organization's payment settings (None before their first use) and how many open
+    invoices it has: one statement, the count riding along the settings row."""
+    open_count = (
+        Invoice.objects.for_org(org_id)
+        .open()
+        .order_by()
+        .values("organization_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    found = (
+        PaymentSettings.objects.filter(organization_id=org_id)
+        .annotate(open_invoices=Coalesce(Subquery(open_count), Value(0)))
+        .first()
+    )
+    if found is None:
+        return None, Invoice.objects.for_org(org_id).open().count()
+    return found, found.open_invoices
+
+
 def payments_match_soon(
     *, organization, payment_ids: list, fresh: list[Payment] | None = None
 ) -> None:
     """Match just-created payments: inline for a small book, else by the task after commit.
     ``fresh``: they were created in the caller's open transaction (see ``payments_match``)."""
     org_id = getattr(organization, "pk", organization)
-    open_count = Invoice.objects.for_org(org_id).open().count()
+    options, open_count = _settings_and_open_count(org_id)
     if open_count <= MATCH_INLINE_MAX_OPEN_INVOICES:
-        payments_match(organization=organization, payment_ids=payment_ids, fresh=fresh)
+        payments_match(
+            organization=organization,
+            payment_ids=payment_ids,
+            fresh=fresh,
+            options=options or payment_settings_get(organization=org_id),
+        )
         return
     ids = [str(pk) for pk in payment_ids]
     task_send_on_commit(tasks.payments_match_task, args=[org_id], kwargs={"payment_ids": ids})

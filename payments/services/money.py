@@ -25,7 +25,7 @@ from payments import lock_objects
 from payments.matching import name_form
 from payments.models import ZERO, PayerCustomerHistory, Payment, PaymentAllocation
 from payments.rendering import render_payment
-from payments.selectors import payment_get
+from payments.selectors import payment_get, payment_hold_rendering
 from payments.services.allocations import (
     AllocationSpec,
     active_allocations,
@@ -388,13 +388,15 @@ def payment_auto_apply(
     """Apply a matching suggestion without a clerk, if it still fits; True when applied.
 
     ``payment``: the row, when the caller created it in this very transaction (nobody else
-    can see it, so it is not locked again).
+    can see it, so it is not locked again); it comes back holding its allocations
+    (``selectors.payment_hold_rendering``), so the reply need not read them back.
 
     The payment must still be unmatched and never unapplied by a clerk; ``amount`` is spread
     over ``invoice_ids`` by ``amount_spread`` (in the given order, each up to its open
     balance), and every invoice must take a share and the whole amount be placed.
     """
-    if payment is None:
+    in_hand = payment is not None
+    if not in_hand:
         payment = lock_objects.payment_for_update(organization, payment_id)
     if payment.status != Payment.Status.UNMATCHED or payment.unapplied_by_clerk:
         return False
@@ -413,7 +415,7 @@ def payment_auto_apply(
     )
     if spread.remaining > 0 or any(share <= 0 for _, share in spread.shares):
         return False
-    for invoice_id, share in spread.shares:
+    created = [
         allocation_apply(
             payment,
             invoices[invoice_id],
@@ -421,7 +423,11 @@ def payment_auto_apply(
             applied_by=PaymentAllocation.AppliedBy.AUTO,
             field="invoice_id",
         )
+        for invoice_id, share in spread.shares
+    ]
     payment.auto_applied = True
     save_money(payment)
+    if in_hand:
+        payment_hold_rendering(payment, allocations=created)  # it had none (unmatched)
     _emit(payment, ["payment.applied"])
     return True

@@ -58,6 +58,16 @@ class OfflinePaymentSerializer(serializers.Serializer):
     )
 
 
+class InvoiceDisputeSerializer(serializers.Serializer):
+    """The invoice's open dispute (`POST /invoices/{id}/dispute`)."""
+
+    id = serializers.UUIDField(read_only=True)
+    reason_code = serializers.CharField(read_only=True)
+    reason = serializers.CharField(read_only=True, help_text="The reason's label")
+    note = serializers.CharField(read_only=True)
+    opened_at = serializers.DateTimeField(read_only=True)
+
+
 class InvoiceSerializer(serializers.Serializer):
     """An invoice. ``customer_name``/``customer_address`` are the rendered values: the
     invoice's override, or else the customer's. ``status`` is derived from the money and the
@@ -84,6 +94,12 @@ class InvoiceSerializer(serializers.Serializer):
     )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+    # Added by the view from collections (``arpilot.hooks.InvoicesDescribed``), not here.
+    dispute = InvoiceDisputeSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The open dispute (`POST /invoices/{id}/dispute`); null when there is none",
+    )
 
     def to_representation(self, instance):
         return render_invoice(instance)

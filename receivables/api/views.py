@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from arpilot import hooks
 from arpilot.api.views import ListModelMixin, OrgScopedViewSet, RetrieveModelMixin
 from arpilot.errors import NotFound, ValidationFailed
 from customers.models import Customer
@@ -11,6 +12,7 @@ from receivables import selectors, services
 from receivables.api import serializers as s
 from receivables.api.renderers import OrjsonRenderer
 from receivables.filters import InvoiceFilterSet
+from receivables.models import Invoice
 from receivables.rendering import render_invoice_row
 from receivables.statement_pdf import PDF_MEDIA_TYPE, statement_filename, statement_pdf
 from receivables.statements import customer_statement, organization_today, statement_period
@@ -64,7 +66,18 @@ class InvoiceViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
         data = [
             render_invoice_row(row, lines.get(row[0], []), offline.get(row[0], [])) for row in rows
         ]
+        described = invoices_described(self.organization, ids)
+        for item in data:
+            item.update(described.get(item["id"], ()))
         return self.get_paginated_response(data)
+
+    def respond(self, instance, status: int = status.HTTP_200_OK) -> Response:
+        """One invoice, with the fields higher apps add (``invoices_described``)."""
+        response = super().respond(instance, status)
+        if isinstance(instance, Invoice):
+            described = invoices_described(self.organization, [instance.pk])
+            response.data["data"].update(described.get(str(instance.pk), ()))
+        return response
 
     def create(self, request, *args, **kwargs):
         data = dict(self.get_input())
@@ -129,6 +142,19 @@ class InvoiceViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
             reversed_by=_api_actor(request),
         )
         return self.respond(self.reload(invoice))
+
+
+def invoices_described(organization, invoice_ids) -> dict:
+    """The fields higher apps add to invoice JSON (collections: ``dispute``), by invoice id
+    as a string: one ``InvoicesDescribed`` dispatch for a page (one query per receiver)."""
+    merged: dict = {}
+    if not invoice_ids:
+        return merged
+    event = hooks.InvoicesDescribed(organization=organization, invoice_ids=tuple(invoice_ids))
+    for fields_by_invoice in hooks.dispatch(event):
+        for invoice_id, fields in fields_by_invoice.items():
+            merged.setdefault(str(invoice_id), {}).update(fields)
+    return merged
 
 
 def _api_actor(request) -> str:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from arpilot.errors import Conflict, NotFound, ValidationFailed
@@ -33,27 +34,62 @@ from receivables.services.state import (
     money_moving,
 )
 
+_CASH_COLUMNS = ("pk", "account_number", "name", "type")
+
+
+def _receivable_lines(invoice: Invoice, with_cash_account: bool):
+    """The invoice's receivable lines as (fund id, fund name, debit, credit), and with
+    ``with_cash_account`` the organization's cash account riding along each row (its
+    ``_CASH_COLUMNS``, None when it has none yet): one statement for both."""
+    lines = JournalLine.objects.filter(entry__invoice=invoice, account_id=invoice.ar_account_id)
+    columns = ["fund", "fund__name", "debit", "credit"]
+    if with_cash_account:
+        # As ``default_account`` finds it: the lowest-numbered account with the cash role.
+        cash = (
+            Account.objects.for_org(invoice.organization_id)
+            .filter(role=Account.Role.CASH)
+            .order_by("account_number")
+        )
+        lines = lines.annotate(
+            **{f"cash_{name}": Subquery(cash.values(name)[:1]) for name in _CASH_COLUMNS}
+        )
+        columns += [f"cash_{name}" for name in _CASH_COLUMNS]
+    return lines.values_list(*columns)
+
 
 def _apply_money(
     invoice: Invoice,
     *,
     amount: Decimal,
     entry_date: date,
-    cash_account: Account,
+    cash_account: Account | None,
     source: str,
     memo: str,
 ) -> JournalEntry:
+    """Post the payment (Dr ``cash_account`` / Cr receivable, split over the funds). Without
+    ``cash_account``, the organization's cash account (read with the invoice's lines)."""
     # Summed here, not with SUM(): SQLite aggregates decimals as floats.
     # The funds come with the lines (id and name: what postings and payloads use).
     open_by_fund: dict[int, Decimal] = defaultdict(Decimal)
     funds: dict[int, Fund] = {}
-    for fund_id, fund_name, debit, credit in JournalLine.objects.filter(
-        entry__invoice=invoice, account_id=invoice.ar_account_id
-    ).values_list("fund", "fund__name", "debit", "credit"):
+    cash_row = None
+    for fund_id, fund_name, debit, credit, *cash in _receivable_lines(
+        invoice, cash_account is None
+    ):
         open_by_fund[fund_id] += debit - credit
         funds.setdefault(
             fund_id, Fund(id=fund_id, organization_id=invoice.organization_id, name=fund_name)
         )
+        cash_row = cash_row or cash
+    if cash_account is None:
+        if cash_row and cash_row[0] is not None:
+            pk, number, name, type_ = cash_row
+            cash_account = Account(
+                id=pk, organization_id=invoice.organization_id, account_number=number,
+                name=name, type=type_, role=Account.Role.CASH,
+            )  # fmt: skip
+        else:  # no lines, or no cash account yet (seeded on demand)
+            cash_account = default_account(invoice.organization_id, Account.Role.CASH)
     shares = _allocate(amount, open_by_fund)
     postings = []
     for fund_id, share in shares.items():
@@ -109,7 +145,6 @@ def invoice_apply_payment(
     """
     with money_moving(invoice, locked=locked):
         _check_can_receive(invoice, amount, field_name)
-        cash_account = cash_account or default_account(invoice.organization_id, Account.Role.CASH)
         entry = _apply_money(
             invoice,
             amount=amount,
@@ -151,7 +186,6 @@ def _record_offline(
     field_name: str = "external_payment_amount",
 ) -> InvoiceOfflinePayment:
     _check_can_receive(invoice, amount, field_name)
-    cash_account = cash_account or default_account(invoice.organization_id, Account.Role.CASH)
     entry = _apply_money(
         invoice,
         amount=amount,

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Subquery
+from django.db.models.sql import InsertQuery
 
 from arpilot.db import conflict, unique_or_conflict
 from arpilot.errors import Conflict, ValidationFailed
@@ -247,7 +248,7 @@ def ledger_post(
 
 
 def _entry_write(org_id, date, kind, lines, memo, source, invoice, reverses) -> JournalEntry:
-    entry = JournalEntry.objects.create(
+    entry = JournalEntry(
         organization_id=org_id,
         date=date,
         kind=kind,
@@ -256,7 +257,7 @@ def _entry_write(org_id, date, kind, lines, memo, source, invoice, reverses) -> 
         invoice=invoice,
         reverses=reverses,
     )
-    entry.posted_lines = JournalLine.objects.bulk_create(
+    posted = [
         JournalLine(
             organization_id=org_id,
             entry=entry,
@@ -266,8 +267,42 @@ def _entry_write(org_id, date, kind, lines, memo, source, invoice, reverses) -> 
             credit=line.credit,
         )
         for line in lines
-    )  # kept on the entry: receivers describe it without reading it back
+    ]
+    if connection.vendor == "postgresql":
+        _entry_insert_with_lines(entry, posted)
+    else:
+        entry.save(force_insert=True)
+        posted = JournalLine.objects.bulk_create(posted)
+    entry.posted_lines = posted  # kept: receivers describe the entry without reading it back
     return entry
+
+
+def _insert_sql(objs: list, returning=()) -> tuple[str, tuple]:
+    """Django's own INSERT of ``objs`` (one model; defaults and ``auto_now`` filled in as
+    ``save``/``bulk_create`` fill them), optionally ``RETURNING`` some columns."""
+    meta = objs[0]._meta
+    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
+    query = InsertQuery(type(objs[0]))
+    query.insert_values(fields, objs)
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = list(returning)
+    [(sql, params)] = compiler.as_sql()
+    return sql, tuple(params)
+
+
+def _entry_insert_with_lines(entry: JournalEntry, lines: list[JournalLine]) -> None:
+    """PostgreSQL: the entry and its lines in one statement (the entry's INSERT in a ``WITH``;
+    the lines' foreign key to it is checked at commit), the lines' ids returned."""
+    entry_sql, entry_params = _insert_sql([entry])
+    lines_sql, lines_params = _insert_sql(lines, returning=[JournalLine._meta.pk])
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH entry AS ({entry_sql}) {lines_sql}", entry_params + lines_params)
+        ids = [row[0] for row in cursor.fetchall()]
+    for obj in (entry, *lines):
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    for line, pk in zip(lines, ids, strict=True):
+        line.pk = pk
 
 
 REVERSAL_KIND = {
