@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "axes",
     "customers",
     "receivables",
+    "credits",
     "payments",
     "reconciliation",
     "dunning",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include("customers.api.urls")),
     path("api/v1/", include("receivables.api.urls")),
+    path("api/v1/", include("credits.api.urls")),
     path("api/v1/", include("payments.api.urls")),
     path("api/v1/", include("reconciliation.api.urls")),
     path("api/v1/", include("webhooks.api.urls")),
@@ -26,6 +27,7 @@ urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("mail/", include("mail.urls")),
     path("collections/", include("dunning.urls")),
+    path("credits/", include("credits.urls")),
     path("", include("reconciliation.urls")),
 ]
 

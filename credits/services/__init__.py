@@ -1,0 +1,1 @@
+"""Credits and deductions: the app's public services."""
