@@ -175,6 +175,12 @@ class Invoice(OrgScopedModel):
             ),
             models.Index(fields=["organization", "customer"], name="invoice_org_customer"),
             models.Index(fields=["status", "due_date"], name="invoice_status_due"),
+            # The dunning run reads a batch of customers' open, unpaid invoices by due date.
+            models.Index(
+                fields=["organization", "customer", "due_date"],
+                condition=Q(status__in=["pending", "partial", "overdue"], amount_due__gt=0),
+                name="invoice_open_by_customer",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -22,6 +22,8 @@ PAGES = [
     ("invoices", "/invoices/", 1280),
     ("customers", "/customers/", 1280),
     ("review-queue-phone", "/payments/review/", 390),
+    ("collections-worklist", "/collections/", 1280),
+    ("dunning-policy", "/collections/policy/", 1280),
 ]
 
 

@@ -422,6 +422,47 @@ class DisputeForm(forms.Form):
         )
 
 
+class ResolveForm(forms.Form):
+    """Resolve one of the customer's open disputes: withdrawn (nothing moves), or a credit
+    note / write-off of an amount (default: what the invoice owes), for approval."""
+
+    invoice_id = forms.TypedChoiceField(label="Disputed invoice", coerce=uuid.UUID)
+    resolution = forms.ChoiceField(
+        label="Resolution",
+        choices=[
+            ("", "Choose a resolution"),
+            ("withdrawn", "Withdrawn: the customer owes it after all"),
+            ("credit_note", "Credit note: credit the amount against the invoice"),
+            ("write_off", "Write-off: write the amount off"),
+        ],
+    )
+    amount = forms.CharField(label="Amount", required=False, max_length=40)
+    note = forms.CharField(max_length=MAX_NOTE, required=False, widget=forms.Textarea)
+
+    def __init__(self, *args, disputes, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["invoice_id"].choices = _uuid_choices(
+            ((d.invoice_id, d.invoice.invoice_number) for d in disputes),
+            blank="Choose a disputed invoice",
+        )
+        self.fields["invoice_id"].error_messages["invalid_choice"] = (
+            "Choose an invoice of this customer with an open dispute."
+        )
+        self.fields["resolution"].error_messages["invalid_choice"] = (
+            "Choose one of the listed resolutions."
+        )
+
+    def clean_amount(self):
+        text = (self.cleaned_data.get("amount") or "").strip()
+        return parse_money(text) if text else None
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("resolution") == "withdrawn" and cleaned.get("amount") is not None:
+            self.add_error("amount", "A withdrawn dispute moves no money: leave it empty.")
+        return cleaned
+
+
 class StatementForm(forms.Form):
     """Nothing to fill in: the statement (the last 90 days) goes to the listed addresses."""
 
@@ -475,6 +516,7 @@ ACTIONS = {
     "promise": Action("promise", "Record a promise to pay", PromiseForm, ("contacts", "invoices")),
     "dispute": Action("dispute", "Open a dispute", DisputeForm, ("invoices", "reasons")),
     "statement": Action("statement", "Send a statement", StatementForm, ("recipients",)),
+    "resolve": Action("resolve", "Resolve a dispute", ResolveForm, ("disputes",)),
 }
 
 
@@ -488,13 +530,27 @@ def _needs(action: Action, organization, customer) -> dict:
             .order_by("label", "id")
         ),
         "recipients": lambda: statement_recipients(organization=organization, customer=customer),
+        "disputes": lambda: _open_disputes(organization, customer),
     }
     return {name: loaders[name]() for name in action.needs}
 
 
-def _form(action: Action, data, needs: dict, customer, organization):
-    kwargs = {key: needs[key] for key in ("contacts", "invoices", "reasons") if key in needs}
+def _open_disputes(organization, customer) -> list:
+    """The customer's open disputes with their invoices, oldest first."""
+    return list(
+        selectors.dispute_list(organization=organization)
+        .filter(invoice__customer_id=customer.pk, status=Dispute.Status.OPEN)
+        .select_related("invoice")
+        .order_by("created_at", "id")
+    )
+
+
+def _form(action: Action, data, needs: dict, customer, organization, *, preset=None):
+    names = ("contacts", "invoices", "reasons", "disputes")
+    kwargs = {key: needs[key] for key in names if key in needs}
     initial = {}
+    if action.kind == "resolve" and preset:
+        initial = {"invoice_id": preset}
     if action.kind == "promise":
         overdue = [i for i in needs["invoices"] if i.days_overdue > 0 and not i.promised]
         initial = {
@@ -549,6 +605,22 @@ def _run(action: Action, request, customer, data: dict, needs: dict) -> str:
         return (
             f"Invoice {number} disputed ({dispute.reason.label}); it leaves dunning until "
             "the dispute is resolved."
+        )
+    if action.kind == "resolve":
+        dispute = services.dispute_resolve(
+            organization=organization,
+            invoice_id=data["invoice_id"],
+            resolution=data["resolution"],
+            note=data["note"],
+            amount=data["amount"],
+        )
+        number = next(d.invoice.invoice_number for d in needs["disputes"] if d.pk == dispute.pk)
+        if dispute.resolution == Dispute.Resolution.WITHDRAWN:
+            return f"Dispute of invoice {number} withdrawn; the invoice is dunned again."
+        what = "credited" if dispute.resolution == Dispute.Resolution.CREDIT_NOTE else "written off"
+        return (
+            f"Dispute of invoice {number} resolved: {_money(organization, dispute.resolution_amount)} "
+            f"{what}, waiting for approval under Accounting changes."
         )
     # statement
     if not needs["recipients"]:
@@ -633,7 +705,8 @@ def action(request, customer_id, kind):
         # htmx swaps only a 2xx answer: the refused form comes back as one, beside its row.
         status = 200 if is_htmx(request) else 400
     else:
-        form = _form(wanted, None, needs, customer, organization)
+        preset = request.GET.get("invoice_id")
+        form = _form(wanted, None, needs, customer, organization, preset=preset)
     selected = set()  # the invoices ticked (the promise form's checkboxes)
     if "invoice_ids" in form.fields:
         selected = {str(value) for value in form["invoice_ids"].value() or []}

@@ -15,10 +15,12 @@ from mail.services.outbox import (
     MAX_ATTACHMENT_BYTES,
     email_cancel,
     email_mark_sent,
+    email_prepare,
     email_queue,
     email_resend,
+    emails_queue,
 )
-from mail.services.queueing import emails_requeue_due
+from mail.services.queueing import emails_requeue_due, emails_send_queue
 from mail.services.sending import (
     MAX_ATTEMPTS,
     RETRY_DELAYS,
@@ -35,9 +37,12 @@ __all__ = [
     "email_list_referencing",
     "email_mark_sent",
     "email_message",
+    "email_prepare",
     "email_queue",
     "email_resend",
     "email_send",
+    "emails_queue",
     "emails_requeue_due",
+    "emails_send_queue",
     "retry_delay",
 ]

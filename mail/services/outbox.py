@@ -22,7 +22,7 @@ from arpilot.errors import Conflict, ValidationFailed
 from arpilot.outbound.signing import json_safe
 from mail import lock_objects
 from mail.models import OutboundEmail, OutboundEmailAttachment
-from mail.services.queueing import _send_on_commit
+from mail.services.queueing import _send_many_on_commit, _send_on_commit
 
 MAX_RECIPIENTS = 50
 # What one email may carry in attachments, all together (most servers refuse above 25 MB,
@@ -54,6 +54,42 @@ def email_queue(
     is sent, which cancels it by returning False. Raises ``ValidationFailed`` naming the
     field for a bad address, subject or attachment.
     """
+    email, files = email_prepare(
+        organization_id=organization_id,
+        to=to,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        attachments=attachments,
+        kind=kind,
+        reference=reference,
+        before_send=before_send,
+        reply_to=reply_to,
+        from_email=from_email,
+    )
+    _email_record(email, files)
+    return email
+
+
+PreparedEmail = tuple[OutboundEmail, list[Attachment]]
+
+
+def email_prepare(
+    *,
+    organization_id: int,
+    to: Sequence[str],
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    attachments: Sequence[Attachment] = (),
+    kind: str,
+    reference: dict | None = None,
+    before_send: str = "",
+    reply_to: Sequence[str] = (),
+    from_email: str = "",
+) -> PreparedEmail:
+    """An email checked as ``email_queue`` checks it (``ValidationFailed`` naming the field),
+    not yet written: hand a list of them to ``emails_queue``. Its ``pk`` is already set."""
     organization_id = getattr(organization_id, "pk", organization_id)
     to = _addresses("to", to, required=True)
     reply_to = _addresses("reply_to", reply_to, required=False)
@@ -77,8 +113,30 @@ def email_queue(
     )
     email.message_id = _message_id(email)
     email.next_attempt_at = timezone.now()
-    _email_record(email, files)
-    return email
+    return email, files
+
+
+@transaction.atomic(savepoint=False)  # part of the caller's transaction, no savepoint
+def emails_queue(prepared: Sequence[PreparedEmail]) -> list[OutboundEmail]:
+    """Store many prepared emails (``email_prepare``) at once, in the caller's transaction:
+    one INSERT for the emails, one for their attachments, and after commit one task that
+    queues their sends (a batch job such as the dunning run writes thousands)."""
+    emails = [email for email, _ in prepared]
+    OutboundEmail.objects.bulk_create(emails)
+    OutboundEmailAttachment.objects.bulk_create(
+        OutboundEmailAttachment(
+            email=email,
+            position=position,
+            filename=filename,
+            mimetype=mimetype,
+            size=len(content),
+            content=content,
+        )
+        for email, files in prepared
+        for position, (filename, content, mimetype) in enumerate(files)
+    )
+    _send_many_on_commit([email.pk for email in emails])
+    return emails
 
 
 @transaction.atomic(savepoint=False)  # part of the caller's transaction, no savepoint

@@ -49,6 +49,29 @@ def _send_on_commit(email_id, countdown: float | None = None) -> None:
     transaction.on_commit(lambda: _enqueue(email_id, countdown))
 
 
+def _send_many_on_commit(email_ids) -> None:
+    """After commit, one task that queues a send task for each email: the committing
+    process publishes one message, not thousands (a lost one is found by the sweeper)."""
+    if not email_ids:
+        return
+    from mail.tasks import queue_sends_task
+
+    ids = [str(email_id) for email_id in email_ids]
+    transaction.on_commit(
+        lambda: task_send(queue_sends_task, args=[ids], later="the mail sweeper will")
+    )
+
+
+def emails_send_queue(email_ids) -> int:
+    """Queue a send task for each email (what ``queue_sends_task`` does in a worker)."""
+    queued = 0
+    for email_id in email_ids:
+        if not _enqueue(email_id):
+            break  # the broker is away: the sweeper queues the rest
+        queued += 1
+    return queued
+
+
 def emails_requeue_due() -> int:
     """Settle emails whose worker died and queue sends again for those whose task was lost.
 

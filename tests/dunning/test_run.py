@@ -303,7 +303,7 @@ def test_run_queries_are_fixed_per_batch_plus_the_emails(org, count, settings):
 
     assert len(reminders) == 2 * count
     # Fixed: the policy and its levels, the customer ids, then per batch the transaction,
-    # the policy lock and its levels, invoices, levels sent, contacts, the reminders and their
-    # invoices (two bulk inserts). Per customer (a level-1 and a level-3 reminder): two
-    # emails, and for level 3 the statement's journal read and the PDF attachment.
-    assert queries == 12 + 4 * count
+    # the policy lock and its levels, invoices, levels sent, contacts, the emails and their
+    # attachments, the reminders and their invoices (four bulk inserts). Per customer (a
+    # level-1 and a level-3 reminder): for level 3 the statement's journal read.
+    assert queries == 14 + count

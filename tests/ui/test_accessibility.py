@@ -33,7 +33,7 @@ def demo_book(settings) -> dict:
     a webhook endpoint with deliveries and a reviewed payment; the ids the pages need."""
     from arpilot import services as org_services
     from arpilot.models import Membership
-    from demo.seed import seed_organization
+    from demo.seed import seed_collections, seed_organization
     from payments.models import Payment
     from payments.services import payment_import_create
     from reconciliation.models import AccountingChange
@@ -45,6 +45,7 @@ def demo_book(settings) -> dict:
     seed_organization(org, small=True)
     user = org_services.user_create(username="carol", password=PASSWORD)
     org_services.membership_add(organization=org, user=user, role=Membership.Role.ADMIN)
+    seed_collections(org, user=user)
 
     day = timezone.localdate().isoformat()
     payment_import = payment_import_create(
@@ -110,6 +111,11 @@ PAGES = {
     "customer-list": lambda ids: reverse("customers:list"),
     "customer-detail": lambda ids: reverse("customers:detail", args=[ids["customer"]]),
     "accounting-changes": lambda ids: reverse("reconciliation:changes"),
+    "collections-worklist": lambda ids: reverse("collections:worklist"),
+    "dunning-policy": lambda ids: reverse("collections:policy"),
+    "dunning-run": lambda ids: reverse("collections:run"),
+    "reminders": lambda ids: reverse("collections:reminders"),
+    "emails": lambda ids: reverse("mail:list"),
     "webhook-list": lambda ids: reverse("webhooks:list"),
     "webhook-endpoint": lambda ids: reverse("webhooks:detail", args=[ids["endpoint"]]),
     "not-found-in-workspace": lambda ids: reverse("payments:detail", args=[uuid.uuid4()]),

@@ -510,10 +510,125 @@ def test_an_invoice_already_disputed_is_refused(ui, org, big):
     assert Dispute.objects.count() == 1
 
 
+# --- resolving a dispute ------------------------------------------------------------------------
+
+
+def _disputed(org, customer):
+    invoice = customer.invoices.order_by("due_date").first()
+    services.dispute_open(organization=org, invoice_id=invoice.pk, reason_code="pricing")
+    return invoice
+
+
+def test_the_panel_offers_to_resolve_each_open_dispute(ui, org, big):
+    invoice = _disputed(org, big)
+
+    panel = ui.get(_panel_url(big), **HTMX).content.decode()
+    form = ui.get(
+        _action_url(big, "resolve") + f"?origin=panel&invoice_id={invoice.pk}", **HTMX
+    ).content.decode()
+
+    assert f"resolve/?origin=panel&amp;invoice_id={invoice.pk}" in panel
+    assert f'<option value="{invoice.pk}" selected>' in form
+    assert "Write-off: write the amount off" in words_of(form)
+
+
+def test_a_dispute_written_off_in_part_moves_that_amount_for_approval(ui, org, big):
+    from reconciliation.models import AccountingChange
+
+    invoice = _disputed(org, big)
+    owed = invoice.amount_due
+
+    response = ui.post(
+        _action_url(big, "resolve"),
+        {
+            "invoice_id": str(invoice.pk),
+            "resolution": "write_off",
+            "amount": "1,250.50",
+            "note": "Goodwill",
+            "origin": "panel",
+        },
+        **HTMX,
+        **csrf(ui),
+    )
+
+    assert response.status_code == 200, words(response)
+    dispute = Dispute.objects.get(invoice=invoice)
+    invoice.refresh_from_db()
+    assert (dispute.status, dispute.resolution, dispute.resolution_amount) == (
+        "resolved",
+        "write_off",
+        Decimal("1250.50"),
+    )
+    assert invoice.amount_due == owed - Decimal("1250.50")
+    change = AccountingChange.objects.get(pk=dispute.accounting_change_id)
+    assert (change.change_type, change.status, change.amount) == (
+        "write_off",
+        "pending",
+        Decimal("1250.50"),
+    )
+    assert "$1,250.50 written off, waiting for approval" in toast(response)["message"]
+    assert response["HX-Retarget"] == "#collections-panel"
+
+
+def test_a_withdrawn_dispute_moves_nothing_and_the_invoice_is_dunned_again(ui, org, big):
+    invoice = _disputed(org, big)
+    owed = invoice.amount_due
+
+    response = ui.post(
+        _action_url(big, "resolve"),
+        {"invoice_id": str(invoice.pk), "resolution": "withdrawn"},
+        **csrf(ui),
+    )
+
+    assert response.status_code == 302
+    invoice.refresh_from_db()
+    assert invoice.amount_due == owed
+    assert Dispute.objects.get(invoice=invoice).resolution == "withdrawn"
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"resolution": "refund"}, "resolution", "Choose one of the listed resolutions."),
+        ({"resolution": "withdrawn", "amount": "5"}, "amount", "moves no money"),
+        ({"amount": "abc"}, "amount", ""),
+        ({"amount": "999999.00"}, "amount", ""),
+        ({"amount": "0"}, "amount", ""),
+        ({"invoice_id": "not-a-uuid"}, "invoice_id", "with an open dispute"),
+    ],
+)
+def test_a_resolution_is_refused_beside_the_field_at_fault(ui, org, big, data, field, message):
+    invoice = _disputed(org, big)
+    owed = invoice.amount_due
+    posted = {"invoice_id": str(invoice.pk), "resolution": "write_off", **data}
+
+    response = ui.post(_action_url(big, "resolve"), posted, **csrf(ui))
+
+    assert response.status_code == 400
+    error = _field_error(response, field)
+    assert error and message in error, words(response)
+    invoice.refresh_from_db()
+    assert invoice.amount_due == owed
+    assert Dispute.objects.get(invoice=invoice).status == "open"
+
+
+def test_an_undisputed_invoice_cannot_be_resolved(ui, org, big):
+    invoice = big.invoices.order_by("due_date").first()
+
+    response = ui.post(
+        _action_url(big, "resolve"),
+        {"invoice_id": str(invoice.pk), "resolution": "withdrawn"},
+        **csrf(ui),
+    )
+
+    assert response.status_code == 400
+    assert "with an open dispute" in _field_error(response, "invoice_id")
+
+
 # --- another organization, CSRF, methods -------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["call", "note", "promise", "dispute", "statement"])
+@pytest.mark.parametrize("kind", ["call", "note", "promise", "dispute", "statement", "resolve"])
 def test_another_organizations_customer_is_a_404(ui, other_org, kind):
     stranger = customer_with_contacts(other_org, company_name="Globex Buyer")
     _overdue(other_org, stranger, 10)
