@@ -45,7 +45,8 @@ def attachment_list(*, email) -> list[OutboundEmailAttachment]:
 
 def email_list_referencing(*, organization, kind: str, key: str, value, status: str = ""):
     """The organization's emails of ``kind`` whose ``reference`` names ``value`` under
-    ``key`` (e.g. statements of one customer: kind "statement", key "customer_id"), newest
+    ``key`` (e.g. statements of one customer: kind "statement", key "customer_id"; a list of
+    values names any of them), newest
     first, optionally only those in ``status``; without the bodies. A queryset: slice it and
     count it.
 
@@ -56,9 +57,10 @@ def email_list_referencing(*, organization, kind: str, key: str, value, status: 
     """
     if not key.isidentifier() or "__" in key:  # a JSON key, never a lookup
         raise ValueError(f"A reference key is a plain name, got {key!r}")
-    emails = OutboundEmail.objects.for_org(organization).filter(
-        kind=kind, **{f"reference__{key}": value}
+    lookup = (
+        f"reference__{key}__in" if isinstance(value, list | tuple | set) else f"reference__{key}"
     )
+    emails = OutboundEmail.objects.for_org(organization).filter(kind=kind, **{lookup: value})
     if status:
         emails = emails.filter(status=status)
     return emails.only(*_LIST_FIELDS, "reference").order_by("-created_at", "-id")

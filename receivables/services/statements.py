@@ -7,8 +7,9 @@ customers (the given ones, or every customer with an open balance) and queues
 ``statements_send_task`` after commit, a chunk of customers per task: a request never
 renders a whole book of PDFs.
 
-A task redelivered after a worker died mid-chunk sends again the statements of that chunk
-that had gone out (the outbox keeps no key per statement); chunks are small to bound that.
+Each call of ``statements_send`` is a batch with its own id, written in every statement
+email's ``reference``: a task redelivered after a worker died mid-chunk skips the customers
+whose statement of that batch is already in the outbox, so none is sent twice.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from django.template.loader import render_to_string
 from arpilot.errors import ValidationFailed
 from arpilot.queueing import task_send_on_commit
 from customers.models import Contact, Customer
-from mail.services import email_queue
+from mail.services import email_list_referencing, email_queue
 
 # receivables.tasks imports this package too; both sides only use the other's attributes
 # when called, so the cycle is safe at import time.
@@ -108,9 +109,11 @@ def statement_send(
     customer: Customer,
     period_from: date | None = None,
     period_to: date | None = None,
+    batch: str = "",
 ):
     """Queue ``customer``'s statement for the period as a PDF email (the outbox's
-    ``OutboundEmail``); None, and nothing queued, when no contact has an email address."""
+    ``OutboundEmail``); None, and nothing queued, when no contact has an email address.
+    ``batch`` (of ``statements_send``) is kept in the email's reference."""
     if customer.organization_id != organization.pk:
         raise ValueError("The customer is not the organization's.")
     date_from, date_to = _period(organization, period_from, period_to)
@@ -134,6 +137,7 @@ def statement_send(
             "customer_id": str(customer.pk),
             "from": date_from.isoformat(),
             "to": date_to.isoformat(),
+            **({"batch": batch} if batch else {}),
         },
     )
 
@@ -193,10 +197,30 @@ def statements_send(*, organization, customer_ids=None) -> StatementsQueued:
         .distinct()
     )
     to_send = [str(pk) for pk in selected if pk in reachable]
+    batch = str(uuid.uuid4())
     for start in range(0, len(to_send), STATEMENTS_PER_TASK):
         task_send_on_commit(
             tasks.statements_send_task,
             args=[organization.pk, to_send[start : start + STATEMENTS_PER_TASK]],
+            kwargs={"batch": batch},
             later="not sent; ask again",
         )
     return StatementsQueued(queued=len(to_send), skipped_no_email=len(selected) - len(to_send))
+
+
+def statements_already_queued(*, organization, batch: str, customer_ids) -> set[str]:
+    """Of ``customer_ids``, those (as strings) whose statement of ``batch`` is in the outbox
+    (one query, on the customer index of the outbox)."""
+    if not batch:
+        return set()
+    emails = email_list_referencing(
+        organization=organization,
+        kind=STATEMENT_EMAIL_KIND,
+        key="customer_id",
+        value=[str(pk) for pk in customer_ids],
+    )
+    return {
+        email.reference.get("customer_id")
+        for email in emails
+        if (email.reference or {}).get("batch") == batch
+    }

@@ -301,10 +301,11 @@ def test_bulk_send_queues_a_task_per_chunk_of_customers(
 ):
     monkeypatch.setattr(statement_services, "STATEMENTS_PER_TASK", 2)
     sent = []
+    batches = []
     monkeypatch.setattr(
         tasks.statements_send_task,
         "apply_async",
-        lambda args, **options: sent.append(args),
+        lambda args, **options: sent.append(args) or batches.append(options["kwargs"]["batch"]),
     )
     for n in range(5):
         reachable_customer(org, f"Customer {n}", email=f"ap{n}@example.test")
@@ -315,6 +316,7 @@ def test_bulk_send_queues_a_task_per_chunk_of_customers(
     assert result == services.StatementsQueued(queued=5, skipped_no_email=0)
     assert [len(ids) for _org_id, ids in sent] == [2, 2, 1]
     assert {org_id for org_id, _ids in sent} == {org.pk}
+    assert len(set(batches)) == 1 and batches[0]  # one batch id for every chunk
     assert OutboundEmail.objects.count() == 0  # rendered by the task, not in the request
 
 
@@ -349,3 +351,20 @@ def test_task_ignores_another_organizations_customers(org, other_org):
 
     assert tasks.statements_send_task(org.pk, [str(elsewhere.pk)]) == 0
     assert OutboundEmail.objects.count() == 0
+
+
+def test_a_redelivered_task_does_not_send_a_statement_of_its_batch_twice(org):
+    """The worker died mid-chunk after queueing some statements: the redelivered task
+    queues only the others; another batch (a new request) sends them all again."""
+    first = reachable_customer(org, "First Ltd", email="ap@first.test")
+    second = reachable_customer(org, "Second Ltd", email="ap@second.test")
+    ids = [str(first.pk), str(second.pk)]
+    tasks.statements_send_task(org.pk, ids[:1], batch="batch-1")  # then the worker died
+
+    assert tasks.statements_send_task(org.pk, ids, batch="batch-1") == 1  # redelivered
+    assert tasks.statements_send_task(org.pk, ids, batch="batch-1") == 0
+    assert tasks.statements_send_task(org.pk, ids, batch="batch-2") == 2
+
+    sent = OutboundEmail.objects.filter(kind="statement")
+    assert sorted(e.reference["customer_id"] for e in sent) == sorted(ids + ids)
+    assert {e.reference["batch"] for e in sent} == {"batch-1", "batch-2"}
