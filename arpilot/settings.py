@@ -335,6 +335,10 @@ SPECTACULAR_SETTINGS = {
         "AccountingChangeTypeEnum": "reconciliation.models.AccountingChange.ChangeType",
         "PaymentStatusEnum": "payments.models.Payment.Status",
         "PaymentImportStatusEnum": "payments.models.PaymentImport.Status",
+        "DeductionResolutionEnum": "credits.models.Deduction.Resolution",
+        # Deductions and disputes share the choices (open, resolved): one enum.
+        "OpenResolvedStatusEnum": "credits.models.Deduction.Status",
+        "DisputeResolutionEnum": "dunning.models.Dispute.Resolution",
     },
     "SCHEMA_PATH_PREFIX": r"/(api/v1|hermes/api/v1)",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -358,6 +362,7 @@ ARPILOT_HOOK_RECEIVERS: dict[str, list[str]] = {
     "OrganizationCreated": [
         "receivables.receivers.organization_created",
         "dunning.receivers.organization_created",
+        "credits.receivers.organization_created",
     ],
     # Remove what may go with a customer, or refuse (409) what may not.
     "CustomerDeleting": ["receivables.receivers.customer_deleting"],

@@ -59,7 +59,9 @@ def _customer_rows(organization_id: int, count: int, now: datetime, token: str):
         )
 
 
-def _invoice_rows(organization_id, customers, ar_account_id, start_aplos_id, count, today, rng):
+def _invoice_rows(
+    organization_id, customers, ar_account_id, start_aplos_id, count, today, rng, currency="USD"
+):
     base = datetime.now(UTC) - timedelta(days=400)
     invoices = list_invoices(count, today, rng)
     for n, (status, issue, due, amount, amount_due) in enumerate(invoices):
@@ -74,6 +76,7 @@ def _invoice_rows(organization_id, customers, ar_account_id, start_aplos_id, cou
             customers[n % len(customers)],
             "",
             "",
+            currency,
             amount,
             amount_due,
             issue,
@@ -174,6 +177,7 @@ def generate(*, invoices: int, customers: int, seed: int = 7) -> None:
                     "customer_id",
                     "customer_name",
                     "customer_address",
+                    "currency",
                     "amount",
                     "amount_due",
                     "issue_date",
@@ -184,7 +188,14 @@ def generate(*, invoices: int, customers: int, seed: int = 7) -> None:
                     "voided_at",
                 ],
                 _invoice_rows(
-                    organization.pk, customer_ids, ar.pk, start_aplos_id, invoices, today, rng
+                    organization.pk,
+                    customer_ids,
+                    ar.pk,
+                    start_aplos_id,
+                    invoices,
+                    today,
+                    rng,
+                    (organization.currency or "USD").upper(),
                 ),
             )
             cursor.execute(

@@ -142,6 +142,7 @@ def load(organization, dataset) -> int:
                     "aplos_id": n + 1,
                     "invoice_number": inv.invoice_number,
                     "customer_id": customer_ids[inv.customer_id],
+                    "currency": organization.currency,
                     "amount": inv.open_balance,
                     "amount_due": inv.open_balance,
                     "issue_date": inv.issue_date,

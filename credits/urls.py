@@ -6,4 +6,5 @@ app_name = "credits"
 
 urlpatterns = [
     path("deductions/", views.deduction_list, name="deductions"),
+    path("deductions/<uuid:pk>/resolve/", views.deduction_resolve, name="deduction-resolve"),
 ]

@@ -37,6 +37,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Greatest, Least
 
+from credits.models import Deduction
 from dunning.models import CustomerNote, Dispute, Promise, PromiseInvoice, Reminder
 from receivables.models import Invoice
 
@@ -103,11 +104,13 @@ def worklist_annotate(customers, *, today: date, now: datetime):
     """Customers (already scoped) with overdue money, annotated with the worklist figures."""
     since = now - timedelta(days=WINDOW_DAYS)
     disputed = Dispute.objects.filter(invoice=OuterRef("pk"), status=Dispute.Status.OPEN)
+    deducted = Deduction.objects.filter(invoice=OuterRef("pk"), status=Deduction.Status.OPEN)
     overdue = (
         Invoice.objects.filter(
             customer=OuterRef("pk"), status=Invoice.Status.OVERDUE, amount_due__gt=0
         )
         .exclude(Exists(disputed))
+        .exclude(Exists(deducted))  # the remainder is a deduction, not overdue debt
         .annotate(days=DaysBetween(Value(today), F("due_date")))
     )
     notes = CustomerNote.objects.filter(customer=OuterRef("pk"))

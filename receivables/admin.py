@@ -4,6 +4,7 @@ from arpilot.admin import ReadOnlyInline
 from receivables.models import (
     Account,
     AplosContact,
+    ExchangeRate,
     Fund,
     Invoice,
     InvoiceLine,
@@ -36,13 +37,14 @@ class InvoiceAdmin(admin.ModelAdmin):
         "invoice_number",
         "organization",
         "customer",
+        "currency",
         "amount",
         "amount_due",
         "status",
         "issue_date",
         "due_date",
     ]
-    list_filter = ["status", "organization"]
+    list_filter = ["status", "currency", "organization"]
     search_fields = ["invoice_number", "customer__company_name", "customer_name"]
     list_select_related = ["organization", "customer"]
     date_hierarchy = "issue_date"
@@ -52,6 +54,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         "aplos_id",
         "invoice_number",
         "customer",
+        "currency",
         "amount",
         "amount_due",
         "issue_date",
@@ -170,3 +173,13 @@ class AplosContactAdmin(ReadOnlyAdmin):
 @admin.register(ReceivablesCounter)
 class ReceivablesCounterAdmin(ReadOnlyAdmin):
     list_display = ["organization", "last_invoice_aplos_id"]
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(ReadOnlyAdmin):
+    """Rates are written through the API (checked there: the base currency, places)."""
+
+    list_display = ["currency", "date", "rate", "organization", "updated_at"]
+    list_filter = ["currency", "organization"]
+    date_hierarchy = "date"
+    list_select_related = ["organization"]

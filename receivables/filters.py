@@ -5,12 +5,15 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q
 
 from customers.models import Contact
-from receivables.models import Invoice, InvoiceLine
+from receivables.models import ExchangeRate, Invoice, InvoiceLine
 
 
 class InvoiceFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Invoice.Status.choices, help_text="Status")
     customer_id = django_filters.UUIDFilter(field_name="customer_id", help_text="Customer UUID")
+    currency = django_filters.CharFilter(
+        method="filter_currency", help_text="ISO 4217 code (case-insensitive)"
+    )
     due_date_from = django_filters.DateFilter(
         field_name="due_date", lookup_expr="gte", help_text="Due on or after (YYYY-MM-DD)"
     )
@@ -38,6 +41,10 @@ class InvoiceFilterSet(django_filters.FilterSet):
         model = Invoice
         fields = []
 
+    def filter_currency(self, queryset, name, value):
+        value = value.strip().upper()
+        return queryset.filter(currency=value) if value else queryset
+
     def filter_search(self, queryset, name, value):
         value = value.strip()
         if not value:
@@ -47,6 +54,26 @@ class InvoiceFilterSet(django_filters.FilterSet):
             | Q(customer_name__icontains=value)
             | (Q(customer_name="") & Q(customer__company_name__icontains=value))
         )
+
+
+class ExchangeRateFilterSet(django_filters.FilterSet):
+    currency = django_filters.CharFilter(
+        method="filter_currency", help_text="ISO 4217 code (case-insensitive)"
+    )
+    date_from = django_filters.DateFilter(
+        field_name="date", lookup_expr="gte", help_text="Dated on or after (YYYY-MM-DD)"
+    )
+    date_to = django_filters.DateFilter(
+        field_name="date", lookup_expr="lte", help_text="Dated on or before (YYYY-MM-DD)"
+    )
+
+    class Meta:
+        model = ExchangeRate
+        fields = []
+
+    def filter_currency(self, queryset, name, value):
+        value = value.strip().upper()
+        return queryset.filter(currency=value) if value else queryset
 
 
 class BigIntegerFormField(forms.IntegerField):

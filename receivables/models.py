@@ -152,6 +152,9 @@ class Invoice(OrgScopedModel):
     )
     customer_name = models.CharField(max_length=255, blank=True, default="")
     customer_address = models.TextField(blank=True, default="")
+    # ISO 4217, upper-case; set by ``invoice_create`` (the organization's base currency
+    # unless another is given). Amounts have at most its decimal places.
+    currency = models.CharField(max_length=3)
     amount = money_field()
     amount_due = money_field()
     issue_date = models.DateField()
@@ -208,6 +211,29 @@ class Invoice(OrgScopedModel):
     @property
     def rendered_customer_name(self) -> str:
         return self.customer_name or self.customer.company_name
+
+
+class ExchangeRate(OrgScopedModel):
+    """What one unit of ``currency`` is worth in the organization's base currency, from
+    ``date`` on (until a later rate): ``rate_on`` reads the latest on or before a date."""
+
+    currency = models.CharField(max_length=3)
+    date = models.DateField()
+    rate = models.DecimalField(max_digits=20, decimal_places=10)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["currency", "-date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "currency", "date"], name="exchange_rate_unique"
+            ),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.date}: {self.rate}"
 
 
 class InvoiceLine(models.Model):

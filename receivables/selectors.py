@@ -1,10 +1,13 @@
 """Reads of receivables, each with its joins declared once."""
 
+from decimal import Decimal
+
 from django.db.models import Count, Prefetch, Sum
 
 from arpilot.money import ZERO
 from receivables.models import (
     Account,
+    ExchangeRate,
     Fund,
     Invoice,
     InvoiceLine,
@@ -46,6 +49,7 @@ INVOICE_ROW_FIELDS = (
     "customer_address",
     "customer__company_name",
     "customer__address",
+    "currency",
     "amount",
     "amount_due",
     "issue_date",
@@ -131,13 +135,39 @@ def invoices_by_ids(ids) -> list[Invoice]:
 
 
 def aplos_receivable_list(*, organization, with_lines: bool = True):
-    """Invoices as the Aplos face shows them, in id order (lists carry no lines)."""
+    """Invoices as the Aplos face shows them, in id order (lists carry no lines).
+
+    Only those in the organization's base currency: Aplos has no currency, so an invoice
+    in another would show a foreign amount as if it were base money (list, search and
+    detail leave it out; by id it is a 404)."""
     queryset = (
         Invoice.objects.for_org(organization)
+        .filter(currency=(organization.currency or "USD").upper())
         .select_related("customer", "customer__aplos_contact", "ar_account")
         .order_by("aplos_id")
     )
     return queryset.prefetch_related(_lines_prefetch()) if with_lines else queryset
+
+
+def exchange_rate_list(*, organization):
+    """The organization's exchange rates, by currency, newest date first."""
+    return ExchangeRate.objects.for_org(organization).order_by("currency", "-date")
+
+
+def rate_on(organization, currency: str, day):
+    """The rate (base per unit) of ``currency`` on ``day``: the latest recorded on or before
+    it; 1 for the base currency; None when the table has none (one query, on the unique
+    index)."""
+    currency = (currency or "").upper()
+    if currency == (organization.currency or "USD").upper():
+        return Decimal(1)
+    return (
+        ExchangeRate.objects.for_org(organization)
+        .filter(currency=currency, date__lte=day)
+        .order_by("-date")
+        .values_list("rate", flat=True)
+        .first()
+    )
 
 
 def account_list(*, organization):

@@ -28,6 +28,10 @@ EVENT_TYPES: dict[str, str] = {
     "dispute.opened": "An invoice was disputed; it is out of dunning. `data`: the dispute.",
     "dispute.resolved": "A dispute was resolved (withdrawn, credit_note or write_off). "
     "`data`: the dispute.",
+    "deduction.opened": "A short payment became a deduction (amount, invoice, reason code); "
+    "the invoice's remainder is out of dunning while it is open. `data`: the deduction.",
+    "deduction.resolved": "A deduction was resolved (write_off, credit_note, rebill or "
+    "collected). `data`: the deduction.",
     "webhook.test": "Sent by `POST /api/v1/webhooks/{id}/test` to that endpoint only. "
     "`data`: `{endpoint_id, message}`.",
 }

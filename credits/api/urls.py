@@ -1,1 +1,9 @@
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from credits.api.views import DeductionReasonViewSet, DeductionViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("deductions", DeductionViewSet, basename="deduction")
+router.register("deduction-reasons", DeductionReasonViewSet, basename="deduction-reason")
+
+urlpatterns = [*router.urls]

@@ -2,9 +2,10 @@
 and what becomes of it when its email will not go (``arpilot.hooks.EmailGaveUp``)."""
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from credits.models import Deduction
 from dunning import lock_objects
 from dunning.models import Dispute, PromiseInvoice, Reminder, ReminderInvoice
 from dunning.rendering import render_reminder
@@ -16,8 +17,8 @@ _GIVEN_UP = (Reminder.Status.CANCELLED, Reminder.Status.FAILED)
 
 
 def reminder_before_send(email) -> bool:
-    """Send the reminder's email only if every invoice it names is still owed, undisputed and
-    not promised; otherwise cancel the reminder and release its invoices' level (the next run
+    """Send the reminder's email only if every invoice it names is still owed, undisputed,
+    without an open deduction and not promised; otherwise cancel the reminder and release its invoices' level (the next run
     decides afresh). Asked before every attempt, so a payment that arrives between a failed
     attempt and its retry still stops it. The reminder becomes ``sent`` only when the server
     has taken the email (``reminder_email_sent``)."""
@@ -69,8 +70,25 @@ def _no_longer_due(reminder: Reminder) -> str:
     numbers = sorted(settled.values_list("invoice_number", flat=True))
     if numbers:
         return f"Paid (or voided) before sending: {', '.join(numbers)}."
-    if Dispute.objects.filter(invoice_id__in=invoice_ids, status=Dispute.Status.OPEN).exists():
+    # One query for both: an open dispute, or an open deduction (the remainder is not
+    # overdue debt), takes an invoice out of dunning.
+    held = (
+        invoices.annotate(
+            disputed=Exists(
+                Dispute.objects.filter(invoice=OuterRef("pk"), status=Dispute.Status.OPEN)
+            ),
+            deducted=Exists(
+                Deduction.objects.filter(invoice=OuterRef("pk"), status=Deduction.Status.OPEN)
+            ),
+        )
+        .filter(Q(disputed=True) | Q(deducted=True))
+        .values_list("disputed", flat=True)
+        .first()
+    )
+    if held is True:
         return "An invoice it names was disputed before sending."
+    if held is False:
+        return "An invoice it names has an open deduction (a short payment) since."
     if PromiseInvoice.objects.filter(invoice_id__in=invoice_ids, promise__status="open").exists():
         return "An invoice it names was promised before sending."
     return ""

@@ -3,7 +3,8 @@
 One reminder per customer and level, naming that customer's invoices at that level. An
 invoice's level is the highest whose ``days_after_due`` it has reached, if no reminder has
 named it at that level or a later one yet (``ReminderInvoice``'s unique constraint: a level
-once per invoice). Not reminded: disputed invoices, invoices of an open promise, and customers
+once per invoice). Not reminded: disputed invoices, invoices of an open promise, invoices with
+an open deduction (their remainder is the deduction, not overdue debt), and customers
 whose overdue total (of the invoices dunning may chase) is under ``minimum_overdue``.
 
 One query lists the customers with something to send (a dunnable invoice at a level above
@@ -28,6 +29,7 @@ from django.utils import timezone
 from arpilot.errors import ValidationFailed
 from arpilot.money import ZERO
 from arpilot.timezones import today_in, zone
+from credits.models import Deduction
 from customers.models import Contact, Customer
 from dunning import lock_objects
 from dunning.models import (
@@ -105,15 +107,18 @@ class PlannedReminder:
 
 
 def dunnable_invoices(organization, today: date):
-    """Open invoices past due on ``today`` that are neither disputed nor promised."""
+    """Open invoices past due on ``today`` that are neither disputed, promised nor deducted
+    (an open deduction: what the invoice still owes is the deduction, not overdue debt)."""
     disputed = Dispute.objects.filter(invoice=OuterRef("pk"), status=Dispute.Status.OPEN)
     promised = PromiseInvoice.objects.filter(invoice=OuterRef("pk"), promise__status="open")
+    deducted = Deduction.objects.filter(invoice=OuterRef("pk"), status=Deduction.Status.OPEN)
     return (
         Invoice.objects.for_org(organization)
         .open()
         .filter(amount_due__gt=0, due_date__lt=today)
         .exclude(Exists(disputed))
         .exclude(Exists(promised))
+        .exclude(Exists(deducted))
     )
 
 

@@ -185,7 +185,9 @@ class PaymentCreateSerializer(serializers.Serializer):
         r"^[A-Za-z]{3}$",
         required=False,
         allow_blank=True,
-        help_text="ISO 4217 code (default: the organization's currency)",
+        help_text="ISO 4217 code (default: the organization's base currency; an unknown code is "
+        "a 400 naming `currency`). The amount has at most the currency's decimal places (JPY "
+        "none: more is a 400 naming `amount`, never rounded).",
     )
 
 
@@ -225,10 +227,37 @@ class PaymentUpdateSerializer(serializers.Serializer):
         help_text="Extension (false when left out): write off what the payment's invoices still owe, when that is "
         "within the organization's write-off tolerance (default 1.00).",
     )
+    deduction_reason_code = serializers.SlugField(
+        max_length=50,
+        required=False,
+        help_text="Extension: open a deduction for what each of the payment's invoices still "
+        "owes (the short pay, whatever the write-off tolerance), with this reason code (one "
+        "of `GET /api/v1/deduction-reasons`); the invoices leave dunning until it is "
+        "resolved. After `invoice_id`/`allocations` when sent together; the whole payment "
+        "must be applied. Not with `write_off_short_payment` (400).",
+    )
+    deduction_note = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, help_text="The deductions' note"
+    )
     payer_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
     payer_reference = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     reviewed = serializers.BooleanField(required=False, help_text="Mark as reviewed")
     notes = serializers.CharField(required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if attrs.get("write_off_short_payment") and "deduction_reason_code" in attrs:
+            raise serializers.ValidationError(
+                {
+                    "deduction_reason_code": [
+                        "Send write_off_short_payment or deduction_reason_code, not both."
+                    ]
+                }
+            )
+        if "deduction_note" in attrs and "deduction_reason_code" not in attrs:
+            raise serializers.ValidationError(
+                {"deduction_note": ["Only with deduction_reason_code."]}
+            )
+        return attrs
 
 
 IMPORT_MAX_BYTES = 50 * 1024 * 1024

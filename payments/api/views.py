@@ -1,3 +1,6 @@
+import functools
+
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -62,7 +65,10 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
             options["invoice_id"] = data.pop("invoice_id")
         if "allocations" in data:
             options["allocations"] = data.pop("allocations")
-        payment = services.payment_update(
+        reason_code = data.pop("deduction_reason_code", None)
+        deduction_note = data.pop("deduction_note", "")
+        update = functools.partial(
+            services.payment_update,
             organization=self.organization,
             payment_id=payment_id,
             write_off_short_payment=data.pop("write_off_short_payment", False),
@@ -70,6 +76,17 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
             changes=data,
             **options,
         )
+        if reason_code is None:
+            payment = update()
+        else:
+            with transaction.atomic():  # the update and the deductions, or neither
+                payment = update()
+                services.payment_deduct_short(
+                    organization=self.organization,
+                    payment_id=payment_id,
+                    reason_code=reason_code,
+                    note=deduction_note,
+                )
         return self.respond(self.reload(payment))
 
     update = partial_update

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from arpilot.currencies import ISO_CURRENCIES, ISO_MINOR_UNITS, iso_minor_units
 from arpilot.money import CENT
 
 from .types import MAX_AMOUNT
@@ -14,23 +15,8 @@ _ISO_CODE = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?![A-Za-z])", re.ASCII)
 _FAST_POINT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d{1,12})(?:\.\d{1,2})?", re.ASCII)
 _FAST_COMMA = re.compile(r"-?(?:\d{1,3}(?:\.\d{3})+|\d{1,12})(?:,\d{1,2})?", re.ASCII)
 _FAST = {".": _FAST_POINT, ",": _FAST_COMMA}
-# Currencies whose minor unit is not 1/100 (for amounts given in minor units, e.g. BAI2).
-MINOR_UNIT_EXPONENT = {
-    code: 0 for code in ["JPY", "KRW", "ISK", "CLP", "VND", "XOF", "XAF", "PYG", "UGX"]
-} | {code: 3 for code in ["BHD", "KWD", "OMR", "JOD", "TND", "LYD", "IQD"]}
-
-
-ISO_CURRENCIES = frozenset(
-    (  # noqa: SIM905 - a block of codes reads better than a 180-line list
-        "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN "
-        "BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD "
-        "FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY "
-        "KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP "
-        "MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR "
-        "RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT "
-        "TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL"
-    ).split()
-)
+# Kept under their old names for the importers (one table: ``arpilot.currencies``).
+MINOR_UNIT_EXPONENT = ISO_MINOR_UNITS
 
 
 class AmountError(ValueError):
@@ -61,8 +47,8 @@ _SEPARATOR_NAME = {".": "a decimal point (.)", ",": "a decimal comma (,)"}
 
 
 def minor_unit_exponent(currency: str | None) -> int:
-    """Decimal places of the currency's minor unit (2 unless known otherwise)."""
-    return MINOR_UNIT_EXPONENT.get((currency or "").upper(), 2)
+    """Decimal places of the currency's ISO 4217 minor unit (2 unless known otherwise)."""
+    return iso_minor_units(currency)
 
 
 def _exact(integer: str, fraction: str, original: str, currency: str | None = None) -> Decimal:
@@ -132,10 +118,12 @@ def parse_amount(
     match = _ISO_CODE.search(text)
     if match and match.group(1) in ISO_CURRENCIES:
         found_currency = match.group(1)
+        _outside_the_number(text, match.start(), match.end(), original)
         text = (text[: match.start()] + text[match.end() :]).strip()
     for symbol in _SYMBOLS:
-        if symbol in text:
-            text = text.replace(symbol, "")
+        for found in re.finditer(re.escape(symbol), text):
+            _outside_the_number(text, found.start(), found.end(), original)
+        text = text.replace(symbol, "")
     text = text.strip()
     if text.startswith("(") and text.endswith(")"):
         negative = not negative
@@ -150,6 +138,15 @@ def parse_amount(
         text = text[:-1].strip()
     value = _number(text, decimal_separator, original, found_currency or currency)
     return (-value if negative else value), found_currency
+
+
+def _outside_the_number(text: str, start: int, end: int, original: str) -> None:
+    """A currency sign or code goes around the number, never between its digits (dropping
+    it would join them into another number: "0.00€0", "12 USD 34")."""
+    before = text[:start].rstrip()[-1:]
+    after = text[end:].lstrip()[:1]
+    if before[:1].isdigit() and after[:1].isdigit():
+        raise AmountError(f"a currency sign inside the amount {original.strip()!r}")
 
 
 def _number(text: str, decimal_separator: str | None, original: str, currency: str | None):

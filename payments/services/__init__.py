@@ -6,7 +6,11 @@ defines it.
 """
 
 from payments.services.aliases import payer_alias_forget, payer_alias_remember, payer_alias_rename
-from payments.services.allocations import AllocationSpec, payment_currency_mismatch
+from payments.services.allocations import (
+    AllocationSpec,
+    payment_currency_mismatch,
+    payment_deduct_short,
+)
 from payments.services.common import payment_settings_get
 from payments.services.imports import (
     payment_import_create,
@@ -43,6 +47,7 @@ __all__ = [
     "payment_auto_apply",
     "payment_create",
     "payment_currency_mismatch",
+    "payment_deduct_short",
     "payment_import_create",
     "payment_import_run",
     "payment_imports_requeue_stale",

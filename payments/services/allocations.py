@@ -1,6 +1,7 @@
 """The mechanics under the money services: locking a payment's invoices, applying and
 unapplying one allocation (each posting its journal entry and telling the money-event
-receivers), checking and resolving a requested spread, and writing off a short-payment.
+receivers), checking and resolving a requested spread, writing off a short-payment, and opening
+deductions for one beyond the tolerance.
 
 Callers hold the payment's lock (``lock_objects.payment_for_update``) and take the
 invoices' locks through ``lock_invoices``, in that order (see ``money``).
@@ -11,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
 
 from arpilot import hooks
+from arpilot.currencies import cross_currency_reason
 from arpilot.errors import ValidationFailed
+from credits.services import deduction_open
 from payments import lock_objects
 from payments.models import ZERO, Payment, PaymentAllocation
 from payments.services.common import organization_currency, payment_settings_get
@@ -225,9 +229,13 @@ def check_currency(payment: Payment, organization, field: str) -> None:
         raise ValidationFailed(reason, fields={field: [reason]})
 
 
-def _check_invoice(invoice: Invoice | None, field: str) -> Invoice:
+def _check_invoice(invoice: Invoice | None, field: str, paid_in: str = "") -> Invoice:
+    """The invoice money may be applied to (``paid_in``: the payment's currency)."""
     if invoice is None:
         raise ValidationFailed("Unknown invoice.", fields={field: ["Unknown invoice."]})
+    reason = cross_currency_reason(paid_in, invoice.currency) if paid_in else ""
+    if reason:  # a rate would be needed (the realised gain or loss is not built yet)
+        raise ValidationFailed(reason, fields={field: [reason], "exchange_rate": [reason]})
     if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.VOID):
         raise ValidationFailed(
             f"Invoice {invoice.invoice_number} is {invoice.status}; money cannot be applied to it.",
@@ -264,10 +272,12 @@ def _target_amount(payment: Payment, spec: AllocationSpec, invoice: Invoice, ava
 def resolve_targets(payment: Payment, specs: list[AllocationSpec], active, invoices) -> dict:
     """{invoice_pk: amount} the payment should end up applied with."""
     held = {allocation.invoice_id: allocation for allocation in active}
+    # A payment without a currency (recorded before payments carried one) is in the base.
+    paid_in = (payment.currency or "").upper() or organization_currency(payment.organization)
     targets: dict = {}
     explicit_total = ZERO
     for spec in specs:
-        invoice = _check_invoice(invoices.get(spec.invoice_id), spec.field)
+        invoice = _check_invoice(invoices.get(spec.invoice_id), spec.field, paid_in)
         if invoice.pk in targets:
             raise ValidationFailed(
                 f"Invoice {invoice.invoice_number} is listed twice.",
@@ -403,3 +413,62 @@ def write_off_short(payment: Payment, invoices: dict, tolerance: Decimal) -> boo
             },
         )
     return True
+
+
+# --- deductions -------------------------------------------------------------------------------
+
+
+def deduct_short(
+    payment: Payment, invoices: dict, reason_code: str, *, note: str = "", field: str
+) -> list:
+    """Open a deduction (``credits``) for what each of the payment's invoices still owes,
+    with ``reason_code``: the short pay beyond the write-off tolerance. Nothing moves: the
+    remainder stays on the invoice as the deduction, out of dunning until resolved. The
+    invoices are locked by the caller. 400 naming ``field`` while some of the payment is
+    unapplied, for an unknown reason, or with nothing short; 409 for an invoice that already
+    has an open deduction."""
+    if payment.unapplied_amount > 0:
+        raise ValidationFailed(
+            f"The payment still has {payment.unapplied_amount} unapplied; a short-payment "
+            "becomes a deduction only once all of the payment is applied.",
+            fields={field: [f"{payment.unapplied_amount} of the payment is still unapplied."]},
+        )
+    short = [
+        invoices[allocation.invoice_id]
+        for allocation in active_allocations(payment)
+        if invoices[allocation.invoice_id].amount_due > 0
+        and invoices[allocation.invoice_id].status in Invoice.OPEN_STATUSES
+    ]
+    if not short:
+        raise ValidationFailed(
+            "The payment's invoices owe nothing: there is no short-payment.",
+            fields={field: ["Nothing is short."]},
+        )
+    return [
+        deduction_open(
+            organization=payment.organization,
+            invoice=invoice,
+            amount=invoice.amount_due,
+            reason_code=reason_code,
+            payment=payment,
+            note=note,
+            reason_field=field,
+        )
+        for invoice in short
+    ]
+
+
+@transaction.atomic
+def payment_deduct_short(
+    *,
+    organization,
+    payment_id,
+    reason_code: str,
+    note: str = "",
+    field: str = "deduction_reason_code",
+) -> list:
+    """A clerk's "short pay → deduction": the payment locked, then its invoices (the order of
+    the money services), and a deduction opened for each invoice it leaves short."""
+    payment = lock_objects.payment_for_update(organization, payment_id)
+    invoices = lock_invoices(payment, active_allocations(payment))
+    return deduct_short(payment, invoices, reason_code, note=note, field=field)

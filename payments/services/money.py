@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from arpilot import hooks
+from arpilot.currencies import amount_check, currency_validate
 from arpilot.errors import Conflict, ValidationFailed
 from payments import lock_objects
 from payments.matching import name_form
@@ -95,11 +96,15 @@ def payment_create(
     bank_account: str = "",
 ) -> Payment:
     """Record one received payment (unmatched). A second payment with the same
-    ``external_payment_id`` in the organization is a 409 carrying ``existing_id``."""
+    ``external_payment_id`` in the organization is a 409 carrying ``existing_id``.
+    ``currency`` (ISO 4217) defaults to the organization's base currency; the amount has at
+    most its decimal places (a 400 naming ``currency`` or ``amount``, never rounded)."""
     if amount is None or amount <= 0:
         raise ValidationFailed(
             "amount must be greater than zero.", fields={"amount": ["Must be greater than zero."]}
         )
+    currency = currency_validate(currency) if currency else organization_currency(organization)
+    amount_check(amount, currency or "USD", "amount")
     external_payment_id = (external_payment_id or "").strip()
     if external_payment_id:
         conflict = _existing_conflict(organization, external_payment_id)
@@ -114,7 +119,7 @@ def payment_create(
         payer_reference=payer_reference or "",
         external_payment_id=external_payment_id,
         notes=notes or "",
-        currency=(currency or organization.currency or "").upper(),
+        currency=currency,
         bank_account=bank_account or "",
         source=Payment.Source.API,
     )
@@ -410,6 +415,9 @@ def payment_auto_apply(
         for pk in invoice_ids
     ):
         return False
+    paid_in = (payment.currency or "").upper() or organization_currency(organization)
+    if any(invoices[pk].currency != paid_in for pk in invoice_ids):
+        return False  # across currencies a rate is needed: never without a clerk
     spread = amount_spread(
         amount, invoice_ids, {pk: invoice.amount_due for pk, invoice in invoices.items()}
     )

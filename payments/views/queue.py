@@ -8,6 +8,7 @@ import json
 import uuid
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -23,6 +24,7 @@ from arpilot.workspace import (
     safe_next,
     workspace_view,
 )
+from credits import selectors as credit_selectors
 from payments import presenters, selectors, services
 from payments.forms import AllocationsForm, PayerAliasForm
 from payments.models import Payment
@@ -187,6 +189,10 @@ def _split_context(organization, payment, *, next_url: str, rows=None) -> dict:
         "open_items": items,
         "open_items_customer": items[0].rendered_customer_name if items else "",
         "tolerance": payment.tolerance,
+        # Read only when the panel renders its "short pay -> deduction" choice.
+        "deduction_reasons": credit_selectors.reason_list(organization=organization).filter(
+            is_active=True
+        ),
     }
 
 
@@ -254,6 +260,8 @@ def _act(request, organization, payment_pk, before: Snapshot | None, call, **out
     try:
         result = call()
         error = ""
+        if outcome.get("notes") == "from result":
+            outcome["notes"] = _deduction_notes(result)
     except ApplicationError as exc:
         result = None
         error = _error_text(exc)
@@ -274,6 +282,7 @@ def _respond(
     undo: dict | None = None,
     advance: bool = False,
     split_rows: list | None = None,
+    notes: list[str] | None = None,
 ):
     """The payment's row again (htmx) — with what changed, the refusal (and, for a refused
     split, the editor still holding the clerk's rows) or the confirmation asked for — and an
@@ -285,6 +294,8 @@ def _respond(
         if before and not error
         else []
     )
+    if not error:
+        changes = [*changes, *(notes or [])]  # what the snapshot does not show (deductions)
     if is_htmx(request):
         split_html = ""
         if split_rows is not None:
@@ -470,16 +481,29 @@ def allocate(request, pk):
         )
     allocations = form.cleaned_data["allocations"]
     write_off = form.cleaned_data["write_off_short_payment"]
+    reason_code = request.POST.get("deduction_reason_code", "").strip()
     before = presenters.snapshot(
         organization, payment, [item["invoice_id"] for item in allocations]
     )
+    notes = []
     try:
-        services.payment_update(
-            organization=organization,
-            payment_id=payment.pk,
-            allocations=allocations if allocations else None,
-            write_off_short_payment=write_off,
-        )
+        if write_off and reason_code:
+            raise ApplicationError(
+                "Write off the short-payment or open a deduction for it, not both."
+            )
+        with transaction.atomic():  # the split and the deductions, or neither
+            services.payment_update(
+                organization=organization,
+                payment_id=payment.pk,
+                allocations=allocations if allocations else None,
+                write_off_short_payment=write_off,
+            )
+            if reason_code:
+                notes = _deduction_notes(
+                    services.payment_deduct_short(
+                        organization=organization, payment_id=payment.pk, reason_code=reason_code
+                    )
+                )
     except ApplicationError as exc:
         return _respond(
             request,
@@ -489,16 +513,37 @@ def allocate(request, pk):
             error=_error_text(exc),
             split_rows=_entered_rows(organization, request.POST),
         )
-    return _respond(request, organization, payment.pk, before=before)
+    return _respond(request, organization, payment.pk, before=before, notes=notes)
+
+
+def _deduction_notes(deductions) -> list[str]:
+    return [
+        f"Deduction of {deduction.amount} opened on {deduction.invoice.invoice_number} "
+        f"({deduction.reason.name})"
+        for deduction in deductions or []
+    ]
 
 
 @require_POST
 @workspace_view
 def write_off(request, pk):
-    """Write off what the payment's invoices still owe (within the tolerance)."""
+    """Write off what the payment's invoices still owe (within the tolerance); with a
+    ``deduction_reason_code``, open a deduction for it instead (beyond the tolerance)."""
     organization = request.organization
     payment = _payment_for_action(request, pk)
     before = presenters.snapshot(organization, payment)
+    reason_code = request.POST.get("deduction_reason_code", "").strip()
+    if reason_code:
+        return _act(
+            request,
+            organization,
+            payment.pk,
+            before,
+            lambda: services.payment_deduct_short(
+                organization=organization, payment_id=payment.pk, reason_code=reason_code
+            ),
+            notes="from result",
+        )
     return _act(
         request,
         organization,

@@ -78,6 +78,9 @@ class InvoiceSerializer(serializers.Serializer):
     customer_id = serializers.UUIDField(read_only=True)
     customer_name = serializers.CharField(read_only=True)
     customer_address = serializers.CharField(read_only=True)
+    currency = serializers.CharField(
+        read_only=True, help_text="ISO 4217 code: the currency of every amount of the invoice"
+    )
     amount = money_out()
     amount_due = money_out(help_text="Open balance")
     amount_paid = money_out(help_text="amount minus amount_due")
@@ -207,9 +210,22 @@ class _CustomerIdSchema(CustomerIdField):
     pass
 
 
+CURRENCY_HELP = (
+    "ISO 4217 code (default: the organization's base currency). Every amount has at most "
+    "the currency's decimal places (JPY none, USD two; more is a 400 naming the field, never "
+    "rounded); an unknown code is a 400 naming `currency`."
+)
+
+
+def currency_input(**kwargs) -> serializers.CharField:
+    """A currency code; the service checks it (``arpilot.currencies.currency_validate``)."""
+    return serializers.CharField(max_length=3, required=False, **kwargs)
+
+
 class InvoiceCreateSerializer(serializers.Serializer):
     invoice_number = serializers.CharField(max_length=100, help_text="Unique invoice number")
     customer_id = _CustomerIdSchema(help_text="UUID of an existing customer in your account")
+    currency = currency_input(help_text=CURRENCY_HELP)
     amount = money(
         required=False, help_text="Total invoice amount (required unless lines are given)"
     )
@@ -247,6 +263,10 @@ class InvoiceUpdateSerializer(serializers.Serializer):
     )
     customer_address = serializers.CharField(
         required=False, allow_blank=True, help_text="Customer billing address"
+    )
+    currency = currency_input(
+        help_text="ISO 4217 code (no money received yet); the invoice's amounts must fit its "
+        "decimal places"
     )
     amount = money(required=False, help_text="Total amount (no money received yet)")
     amount_due = money(
@@ -421,4 +441,61 @@ class StatementsQueuedSerializer(BareSerializer):
         read_only=True,
         help_text="Customers selected but skipped: no primary or escalation-level-1 contact "
         "with an email address",
+    )
+
+
+# --- exchange rates ---------------------------------------------------------------------------
+
+RATE_HELP = (
+    "What one unit of `currency` is worth in the organization's base currency (e.g. 1.0825 "
+    "USD per EUR): greater than zero, at most 10 digits before the point and 10 after, kept "
+    "exactly (more places is a 400 naming `rate`, never rounded). Send it as a string to be "
+    "sure no client rounds it on the way."
+)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "1.0825"})
+class RateField(serializers.DecimalField):
+    """A rate as exact decimal text, without the storage's trailing zeros (``1.0825``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=40, decimal_places=20, **kwargs)
+
+    def to_representation(self, value):
+        return f"{Decimal(value).normalize():f}"
+
+
+class ExchangeRateSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    currency = serializers.CharField(read_only=True, help_text="ISO 4217 code")
+    date = serializers.DateField(
+        read_only=True, help_text="The rate holds from this date until the next one"
+    )
+    rate = RateField(read_only=True, help_text="Base currency per unit of `currency`")
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(
+        read_only=True, help_text="Changes when the same currency and date is posted again"
+    )
+
+
+class ExchangeRateCreateSerializer(serializers.Serializer):
+    currency = serializers.CharField(
+        max_length=3,
+        help_text="ISO 4217 code, not the base currency (400 naming `currency` otherwise)",
+    )
+    rate = RateField(help_text=RATE_HELP)
+    date = serializers.DateField(help_text="From this date on (YYYY-MM-DD)")
+
+
+class ExchangeRateImportSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="A UTF-8 CSV file: the header `currency,date,rate`, then one rate a line "
+        "(at most 5 MB and 50,000 rates)"
+    )
+
+
+class ExchangeRateImportedSerializer(serializers.Serializer):
+    created = serializers.IntegerField(read_only=True, help_text="Rates new to the table")
+    replaced = serializers.IntegerField(
+        read_only=True, help_text="Rates of a currency and date already recorded, replaced"
     )

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
@@ -11,7 +12,7 @@ from customers.models import Customer
 from receivables import selectors, services
 from receivables.api import serializers as s
 from receivables.api.renderers import OrjsonRenderer
-from receivables.filters import InvoiceFilterSet
+from receivables.filters import ExchangeRateFilterSet, InvoiceFilterSet
 from receivables.models import Invoice
 from receivables.rendering import render_invoice_row
 from receivables.statement_pdf import PDF_MEDIA_TYPE, statement_filename, statement_pdf
@@ -227,6 +228,84 @@ class FundViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
     def partial_update(self, request, *args, **kwargs):
         fund = services.fund_update(fund=self.get_object(), **self.get_input(partial=True))
         return self.respond(fund)
+
+
+# --- exchange rates -----------------------------------------------------------------------------
+
+_RATES_DESCRIPTION = (
+    "The organization's exchange rates: `rate` is what one unit of `currency` is worth in "
+    "the organization's base currency, from `date` until the currency's next rate. The rate "
+    "of a day is the latest recorded on or before it. A cross-currency apply will take its "
+    "rate from here when the request gives no `exchange_rate`."
+)
+_RATE_CREATE_DESCRIPTION = (
+    "Record one rate. Posting a currency and date already recorded **replaces** that rate "
+    "(200, the same `id`, a new `updated_at`); a new one is a 201. A rate for the base "
+    "currency, an unknown currency code, a rate of zero or less, or one with more than 10 "
+    "decimal places (never rounded) is a 400 naming the field."
+)
+_RATE_IMPORT_DESCRIPTION = (
+    "Upload many rates as a CSV file (multipart `file`, UTF-8): a header line naming the "
+    "columns `currency`, `date` and `rate` (any order), then one rate a line; dates are "
+    "YYYY-MM-DD, rates plain decimals with a point (`1.0825`; no signs, exponents or "
+    "thousands separators), kept exactly. Blank lines are skipped.\n\n"
+    "**All or nothing**: if any line is bad, nothing is recorded and the answer is a 400 "
+    "whose `error.rejected` lists every bad line as `{line, field, reason}` (line 1 is the "
+    "header; `error.fields.file` says the same in words). Bad lines are: a wrong number of "
+    "values, an unknown currency or the base currency, a date that is not YYYY-MM-DD, a "
+    "rate that is not a positive decimal or has more than 10 decimal places, and a currency "
+    "and date repeated from an earlier line. A file that is not UTF-8, has no header or no "
+    "rates, is over 5 MB or has more than 50,000 rates is a 400 naming `file`. A currency "
+    "and date already recorded are replaced, as by `POST /exchange-rates`; the answer counts "
+    "the rates `created` and `replaced`."
+)
+
+
+class ExchangeRateViewSet(ListModelMixin, OrgScopedViewSet):
+    """Exchange rates into the organization's base currency, per currency and date."""
+
+    schema_docs = {
+        "list": ("List exchange rates", _RATES_DESCRIPTION),
+        "create": ("Record an exchange rate", _RATE_CREATE_DESCRIPTION),
+    }
+
+    serializer_class = s.ExchangeRateSerializer
+    input_serializers = {
+        "create": s.ExchangeRateCreateSerializer,
+        "import_file": s.ExchangeRateImportSerializer,
+    }
+    filterset_class = ExchangeRateFilterSet
+    http_method_names = ["get", "post", "head", "options"]
+
+    def scoped_queryset(self, organization):
+        return selectors.exchange_rate_list(organization=organization)
+
+    @extend_schema(responses={201: s.ExchangeRateSerializer, 200: s.ExchangeRateSerializer})
+    def create(self, request, *args, **kwargs):
+        rate, created = services.exchange_rate_set(
+            organization=self.organization, **self.get_input()
+        )
+        return self.respond(rate, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        request={"multipart/form-data": s.ExchangeRateImportSerializer},
+        responses={200: s.ExchangeRateImportedSerializer},
+        summary="Import exchange rates from a CSV file",
+        description=_RATE_IMPORT_DESCRIPTION,
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        url_name="import",
+        parser_classes=[MultiPartParser, FormParser],
+    )
+    def import_file(self, request):
+        upload = self.get_input()["file"]
+        if upload.size > services.RATES_IMPORT_MAX_BYTES:
+            raise ValidationFailed("The file is too large.", fields={"file": ["At most 5 MB."]})
+        result = services.exchange_rates_import(organization=self.organization, data=upload.read())
+        return Response({"data": {"created": result.created, "replaced": result.replaced}})
 
 
 # --- customer statements --------------------------------------------------------------------

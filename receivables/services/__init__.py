@@ -8,7 +8,8 @@
 - ``state``: the derived status, the invoice lock and the events every service shares;
 - ``overdue``: the hourly overdue sweep;
 - ``statements``: statements of account emailed through the mail outbox;
-- ``adjustments``: balances lowered without money received (write-offs, credit notes).
+- ``adjustments``: balances lowered without money received (write-offs, credit notes);
+- ``rates``: the organization's exchange rates (one posted, or a CSV of many).
 """
 
 from receivables.services.adjustments import Adjustment, invoice_credit, invoice_write_off
@@ -25,6 +26,7 @@ from receivables.services.invoices import (
     aplos_contact_for,
     customer_delete_hook,
     invoice_create,
+    invoice_currency,
     invoice_delete,
     invoice_has_moved_money,
     invoice_update,
@@ -47,6 +49,8 @@ from receivables.services.ledger import (
     organization_ledger_setup,
 )
 from receivables.services.overdue import OVERDUE_BATCH, invoices_mark_overdue
+from receivables.services.rates import IMPORT_MAX_BYTES as RATES_IMPORT_MAX_BYTES
+from receivables.services.rates import RatesImported, exchange_rate_set, exchange_rates_import
 from receivables.services.state import (
     Status,
     customer_today,
@@ -60,10 +64,12 @@ __all__ = [
     "DEFAULT_ACCOUNTS",
     "DEFAULT_FUND_NAME",
     "OVERDUE_BATCH",
+    "RATES_IMPORT_MAX_BYTES",
     "REVERSAL_KIND",
     "Adjustment",
     "LineSpec",
     "Posting",
+    "RatesImported",
     "StatementsQueued",
     "Status",
     "_next_aplos_id",
@@ -75,11 +81,14 @@ __all__ = [
     "default_account",
     "default_fund",
     "derive_status",
+    "exchange_rate_set",
+    "exchange_rates_import",
     "fund_create",
     "fund_update",
     "invoice_apply_payment",
     "invoice_create",
     "invoice_credit",
+    "invoice_currency",
     "invoice_delete",
     "invoice_has_moved_money",
     "invoice_offline_payment_reverse",

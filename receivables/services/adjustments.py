@@ -88,6 +88,12 @@ def _account(organization_id: int, number: int, name: str, type_: str) -> Accoun
         return account
 
 
+def adjustment_account(organization, number: int, name: str, type_: str) -> Account:
+    """An account adjustments may post to (a deduction reason's, say): the organization's
+    ``number`` of ``type_``, or the one named ``name``; created once at the first free number."""
+    return _account(getattr(organization, "pk", organization), number, name, type_)
+
+
 def write_off_account(organization) -> Account:
     """The expense account write-offs post to (6950 "Short-payment write-offs")."""
     org_id = getattr(organization, "pk", organization)
@@ -184,16 +190,22 @@ def invoice_write_off(
     field_name: str = "amount",
     locked: bool = False,
     extra: dict | None = None,
+    account: Account | None = None,
 ) -> Adjustment:
     """Write off ``amount`` (default: all it owes) of the invoice's balance as bad debt:
-    Dr the write-off expense account / Cr receivable, and a ``write_off`` accounting change
-    (``extra`` rides in its payload). A 400 naming ``field_name`` for an amount that is not
-    above zero or exceeds the balance; a 409 for a draft or void invoice. ``locked``: the
-    caller locked the invoice in this transaction (``lock_objects.invoices_for_update``)."""
+    Dr the write-off expense account (or ``account``, one of the organization's: a deduction
+    reason's) / Cr receivable, and a ``write_off`` accounting change (``extra`` rides in its
+    payload). A 400 naming ``field_name`` for an amount that is not above zero or exceeds the
+    balance; a 409 for a draft or void invoice. ``locked``: the caller locked the invoice in
+    this transaction (``lock_objects.invoices_for_update``)."""
+    if account is not None and account.organization_id != invoice.organization_id:
+        raise ValidationFailed(
+            "The account is not the organization's.", fields={"account": ["Unknown account."]}
+        )
     return _adjust(
         invoice,
         amount=amount,
-        account=write_off_account(invoice.organization_id),
+        account=account or write_off_account(invoice.organization_id),
         change_type="write_off",
         source=WRITE_OFF_SOURCE,
         memo=memo or f"Invoice {invoice.invoice_number} written off",

@@ -7,6 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from arpilot.currencies import amount_check, currency_validate
 from arpilot.db import statement_or_conflict
 from arpilot.errors import Conflict, ValidationFailed
 from arpilot.money import ZERO
@@ -149,6 +150,24 @@ def _lines_and_amount(
     return lines, amount
 
 
+def invoice_currency(organization, currency: str | None) -> str:
+    """The currency a new invoice is in: ``currency`` (ISO 4217; 400 naming ``currency``
+    otherwise), or the organization's base currency when left out."""
+    if currency:
+        return currency_validate(currency)
+    return (organization.currency or "USD").upper()
+
+
+def _check_places(currency: str, lines: list[LineSpec], **amounts) -> None:
+    """Every amount has at most the currency's decimal places (a 400 naming the field,
+    never rounded): each line's first (the one at fault is named), then ``amounts`` by
+    field name."""
+    for index, line in enumerate(lines):
+        amount_check(line.amount, currency, f"lines.{index}.amount")
+    for field_name, amount in amounts.items():
+        amount_check(amount, currency, field_name)
+
+
 def _check_new_invoice(
     *, amount: Decimal, amount_due: Decimal, status: str | None, issue_date: date, due_date: date
 ) -> None:
@@ -229,13 +248,17 @@ def invoice_create(
     lines: list[LineSpec] | None = None,
     ar_account: Account | None = None,
     cash_account: Account | None = None,
+    currency: str | None = None,
 ) -> Invoice:
     """Create an invoice; unless it is a draft, issue it to the ledger.
 
-    Without ``invoice_number`` the invoice is numbered with its Aplos-face id.
+    Without ``invoice_number`` the invoice is numbered with its Aplos-face id. ``currency``
+    (ISO 4217) defaults to the organization's base currency; every amount has at most its
+    decimal places (JPY none, USD two).
     """
     if customer.organization_id != organization.pk:
         raise ValidationFailed("Unknown customer.", fields={"customer_id": ["Unknown customer."]})
+    currency = invoice_currency(organization, currency)
     # PostgreSQL numbers the row on INSERT (the column's default); an invoice without a
     # number takes its Aplos id as number, so that one is drawn first.
     numbered = {}
@@ -248,6 +271,7 @@ def invoice_create(
     defaults, fund = ledger_defaults(organization, roles) if roles else ({}, None)
     ar_account = ar_account or defaults[Account.Role.RECEIVABLE]
     _validate_ar_account(ar_account)
+    _check_places(currency, lines or [], amount=amount, amount_due=amount_due)
     lines, amount = _lines_and_amount(lines, amount, defaults.get(Account.Role.REVENUE), fund)
     _validate_lines(lines, ar_account, "lines")
     amount_due = amount if amount_due is None else amount_due
@@ -266,6 +290,7 @@ def invoice_create(
         customer=customer,
         customer_name=customer_name,
         customer_address=customer_address,
+        currency=currency,
         amount=amount,
         amount_due=amount,
         issue_date=issue_date,
@@ -332,7 +357,7 @@ def _structural_changes(invoice: Invoice, changes: dict, lines) -> set[str]:
     refused once money has been received."""
     structural = {
         name
-        for name in ({"amount", "customer", "ar_account"} & set(changes))
+        for name in ({"amount", "customer", "ar_account", "currency"} & set(changes))
         if changes[name] != getattr(invoice, name)
     } | ({"lines"} if lines is not None else set())
     if structural and invoice_has_moved_money(invoice):
@@ -361,6 +386,7 @@ def _apply_fields(invoice: Invoice, changes: dict) -> None:
         "issue_date",
         "due_date",
         "ar_account",
+        "currency",
     ):
         if name in changes:
             setattr(invoice, name, changes[name])
@@ -369,6 +395,21 @@ def _apply_fields(invoice: Invoice, changes: dict) -> None:
             "due_date is before issue_date.",
             fields={"due_date": ["Must not be before issue_date."]},
         )
+
+
+def _check_update_places(invoice: Invoice, changes: dict, lines, external_payment_amount) -> None:
+    """The amounts an update sends fit the invoice's currency (its new one, if it changes:
+    then its current lines must fit too, unless new lines replace them)."""
+    _check_places(
+        invoice.currency,
+        lines or [],
+        amount=changes.get("amount", invoice.amount if "currency" in changes else None),
+        amount_due=changes.get("amount_due"),
+        external_payment_amount=external_payment_amount,
+    )
+    if lines is None and "currency" in changes:  # the lines kept must fit the new currency
+        kept = invoice.lines.only("amount")
+        _check_places(invoice.currency, [LineSpec(line.amount, None, None) for line in kept])
 
 
 def _new_lines(invoice: Invoice, lines, new_amount) -> list[LineSpec] | None:
@@ -504,8 +545,9 @@ def invoice_update(
     """Apply a partial update.
 
     ``changes`` may hold invoice_number, customer, customer_name, customer_address, notes,
-    issue_date, due_date, amount, amount_due, ar_account and status. Amount, lines, customer
-    and receivable account change only while no money has been received (the issue entry is
+    issue_date, due_date, amount, amount_due, ar_account, currency and status. Amount,
+    lines, customer, currency and receivable account change only while no money has been
+    received (the issue entry is
     then reversed and re-posted). ``external_payment_amount`` records one offline payment
     of that amount; ``amount_due`` sent with it must be the balance that payment leaves (400
     naming ``amount_due`` otherwise, nothing changed). ``amount_due`` alone, lowered, records
@@ -515,9 +557,12 @@ def invoice_update(
     changes = dict(changes)
     requested_status = changes.pop("status", None)
     before = invoice.status
+    if "currency" in changes:
+        changes["currency"] = currency_validate(changes["currency"])
     _check_void_allows(invoice, changes, lines, external_payment_amount, requested_status)
     structural = _structural_changes(invoice, changes, lines)
     _apply_fields(invoice, changes)
+    _check_update_places(invoice, changes, lines, external_payment_amount)
     lines = _new_lines(invoice, lines, changes.get("amount"))
     invoice.save()
     _repost(invoice, structural, lines)

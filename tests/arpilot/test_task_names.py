@@ -31,6 +31,7 @@ REGISTERED_NAMES = {
     "webhooks.tasks.requeue_due": "webhooks.tasks.requeue_due_task",
     "mail.tasks.send": "mail.tasks.send_task",
     "mail.tasks.requeue_due": "mail.tasks.requeue_due_task",
+    "mail.tasks.queue_sends": "mail.tasks.queue_sends_task",
     "dunning.tasks.run": "dunning.tasks.run_task",
     "dunning.tasks.runs_due": "dunning.tasks.runs_due_task",
     "dunning.tasks.promises_check": "dunning.tasks.promises_check_task",

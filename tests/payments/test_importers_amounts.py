@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from django import forms
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from payments.forms import parse_money
@@ -195,8 +195,18 @@ def _spelled(text: str, separator: str) -> Decimal | None:
     return Decimal(kept)
 
 
+@pytest.mark.parametrize("text", ["0.00€0", "12 USD 34", "1$250.00", "7 € 5"])
+def test_a_currency_sign_between_digits_is_refused_not_dropped(text):
+    """Dropping it would join the digits into another number (found by the property below:
+    "0.00€0" was read as 0.000)."""
+    for separator in (".", ",", None):
+        with pytest.raises(AmountError, match="currency sign inside"):
+            parse_amount(text, separator)
+
+
 @settings(max_examples=300, deadline=None)
 @given(TEXT, st.sampled_from([".", ",", None]))
+@example("0.00€0", ",")
 def test_property_arbitrary_text_is_refused_or_read_literally(text, separator):
     try:
         value, _currency = parse_amount(text, separator)

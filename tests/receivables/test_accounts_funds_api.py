@@ -13,6 +13,13 @@ def test_list_accounts_shows_the_seeded_chart(api):
         (1000, "Cash", "asset", "cash"),
         (1100, "Accounts Receivable", "asset", "receivable"),
         (4000, "Revenue", "income", "revenue"),
+        # the accounts of the default deduction reasons (credits)
+        (4910, "Pricing deductions", "income", None),
+        (4920, "Promotional allowances", "income", None),
+        (4930, "Early payment discounts", "income", None),
+        (6910, "Damaged goods deductions", "expense", None),
+        (6920, "Freight deductions", "expense", None),
+        (6930, "Unexplained deductions", "expense", None),
     ]
 
 

@@ -60,4 +60,5 @@ def test_hook_is_configured():
     assert receivers["OrganizationCreated"] == [
         "receivables.receivers.organization_created",
         "dunning.receivers.organization_created",  # the default dunning policy and reasons
+        "credits.receivers.organization_created",  # the deduction reasons and their accounts
     ]

@@ -357,7 +357,7 @@ def test_a_statement_is_queued_to_the_customers_addresses(ui, org, big, monkeypa
     sent = []
     monkeypatch.setattr(
         "receivables.services.statements.task_send_on_commit",
-        lambda task, args, later: sent.append(args),
+        lambda task, args, later, **options: sent.append(args),
     )
 
     response = ui.post(_action_url(big, "statement"), {}, **HTMX, **csrf(ui))

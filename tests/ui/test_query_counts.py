@@ -29,8 +29,9 @@ PAGES = {
     "review": (lambda ids: reverse("payments:review"), 10),
     # The list shows no suggestions (it no longer reads their invoices).
     "payments": (lambda ids: reverse("payments:list"), 7),
-    # + the payment settings and the open items of the suggested customer in the split editor.
-    "payment": (lambda ids: reverse("payments:detail", args=[ids["payment"]]), 10),
+    # + the payment settings, the open items of the suggested customer and the deduction
+    # reasons in the split editor.
+    "payment": (lambda ids: reverse("payments:detail", args=[ids["payment"]]), 11),
     "search": (
         lambda ids: reverse("payments:invoice-search", args=[ids["payment"]]) + "?q=Holdings",
         5,
