@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from arpilot.actors import acting_as
+from credits import services as credits
 from customers import services as customer_services
 from customers.models import Customer
 from dunning import services as collections
@@ -159,7 +160,8 @@ CALLS = [
 
 def seed_collections(organization, *, user=None) -> dict[str, int]:
     """The collector's week so far, by ``user``: calls and notes, a promise to pay, a
-    disputed invoice; then today's dunning run (its reminders go through the outbox)."""
+    disputed invoice, a short payment's deduction; then today's dunning run (its reminders
+    go through the outbox)."""
     customers = list(Customer.objects.for_org(organization).order_by("company_name"))
     today = collections.organization_today(organization)
     overdue = {}
@@ -170,7 +172,7 @@ def seed_collections(organization, *, user=None) -> dict[str, int]:
     ):
         overdue.setdefault(invoice.customer_id, []).append(invoice)
     debtors = [customer for customer in customers if customer.pk in overdue]
-    counts = {"notes": 0, "promises": 0, "disputes": 0}
+    counts = {"notes": 0, "promises": 0, "disputes": 0, "deductions": 0}
     with acting_as(user):
         for customer, (kind, body) in zip(debtors, CALLS, strict=False):
             collections.note_create(
@@ -196,6 +198,16 @@ def seed_collections(organization, *, user=None) -> dict[str, int]:
                 note="Two pallets arrived damaged; photos requested.",
             )
             counts["disputes"] += 1
+        if len(debtors) > 3:
+            short = overdue[debtors[3].pk][0]
+            credits.deduction_open(
+                organization=organization,
+                invoice_id=short.pk,
+                amount=min(short.amount_due, Decimal("150.00")),
+                reason_code="pricing",
+                note="Paid at last year's price list.",
+            )
+            counts["deductions"] += 1
     counts["reminders"] = len(collections.dunning_run(organization=organization))
     return counts
 
