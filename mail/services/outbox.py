@@ -32,41 +32,18 @@ MAX_ATTACHMENT_BYTES = 15 * 1024 * 1024
 Attachment = tuple[str, bytes, str]  # (filename, content, mimetype)
 
 
-def email_queue(
-    *,
-    organization_id: int,
-    to: Sequence[str],
-    subject: str,
-    body_text: str,
-    body_html: str = "",
-    attachments: Sequence[Attachment] = (),
-    kind: str,
-    reference: dict | None = None,
-    before_send: str = "",
-    reply_to: Sequence[str] = (),
-    from_email: str = "",
-) -> OutboundEmail:
+def email_queue(**fields) -> OutboundEmail:
     """Store an email for sending after the caller's transaction commits.
 
-    Call it inside the transaction of the decision: a rollback discards the email too.
-    ``kind`` and ``reference`` (any JSON) let the caller find its emails later;
-    ``before_send`` is the dotted path of a function called with the email right before it
-    is sent, which cancels it by returning False. Raises ``ValidationFailed`` naming the
-    field for a bad address, subject or attachment.
+    Call it inside the transaction of the decision: a rollback discards the email too. Takes
+    the fields of ``email_prepare`` (``organization_id``, ``to``, ``subject``, ``body_text``,
+    ``body_html``, ``attachments``, ``kind``, ``reference``, ``before_send``, ``reply_to``,
+    ``from_email``): ``kind`` and ``reference`` (any JSON) let the caller find its emails
+    later; ``before_send`` is the dotted path of a function called with the email right
+    before it is sent, which cancels it by returning False. Raises ``ValidationFailed``
+    naming the field for a bad address, subject or attachment.
     """
-    email, files = email_prepare(
-        organization_id=organization_id,
-        to=to,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-        attachments=attachments,
-        kind=kind,
-        reference=reference,
-        before_send=before_send,
-        reply_to=reply_to,
-        from_email=from_email,
-    )
+    email, files = email_prepare(**fields)
     _email_record(email, files)
     return email
 

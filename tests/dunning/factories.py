@@ -58,3 +58,54 @@ def subscriber(organization) -> WebhookEndpoint:
         events=["*"],
         secret="whsec_test",
     )
+
+
+# --- the worklist's figures: today in the organization, overdue money, contact history --------
+
+
+def org_today(organization):
+    from dunning import services
+
+    return services.organization_today(organization)
+
+
+def overdue_for(organization, customer, days, amount="100.00"):
+    """An invoice ``days`` overdue in the organization's today."""
+    return overdue_invoice(
+        organization, customer, days_overdue=days, amount=amount, today=org_today(organization)
+    )
+
+
+def sent_reminder(organization, customer, days_ago=0):
+    from django.utils import timezone
+
+    from dunning.models import Reminder
+
+    return Reminder.objects.create(
+        organization=organization,
+        customer=customer,
+        level=1,
+        status=Reminder.Status.SENT,
+        subject="Overdue",
+        total=Decimal("100.00"),
+        run_date=org_today(organization),
+        sent_at=timezone.now() - timedelta(days=days_ago),
+    )
+
+
+def broken_promise(organization, customer, invoice):
+    from django.utils import timezone
+
+    from dunning.models import Promise, PromiseInvoice
+
+    promise = Promise.objects.create(
+        organization=organization,
+        customer=customer,
+        amount=Decimal("50.00"),
+        promised_date=org_today(organization) - timedelta(days=5),
+        status=Promise.Status.BROKEN,
+        amount_due_at_promise=Decimal("100.00"),
+        resolved_at=timezone.now() - timedelta(days=3),
+    )
+    PromiseInvoice.objects.create(organization=organization, promise=promise, invoice=invoice)
+    return promise

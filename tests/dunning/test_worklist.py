@@ -4,12 +4,18 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from customers.models import CustomerTag
 from dunning import services
-from dunning.models import CustomerNote, Promise, PromiseInvoice, Reminder
-from tests.dunning.factories import customer_with_contacts, overdue_invoice
+from dunning.models import CustomerNote, Promise, PromiseInvoice
+from tests.dunning.factories import (
+    broken_promise,
+    customer_with_contacts,
+    org_today,
+    overdue_for,
+    overdue_invoice,
+    sent_reminder,
+)
 from tests.factories import TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -17,41 +23,6 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/collections/worklist"
 # The API key + the count and the page.
 WORKLIST_QUERIES = 3
-
-
-def _today(org):
-    return services.organization_today(org)
-
-
-def _overdue(org, customer, days, amount="100.00"):
-    return overdue_invoice(org, customer, days_overdue=days, amount=amount, today=_today(org))
-
-
-def _sent_reminder(org, customer, days_ago=0):
-    return Reminder.objects.create(
-        organization=org,
-        customer=customer,
-        level=1,
-        status=Reminder.Status.SENT,
-        subject="Overdue",
-        total=Decimal("100.00"),
-        run_date=_today(org),
-        sent_at=timezone.now() - timedelta(days=days_ago),
-    )
-
-
-def _broken_promise(org, customer, invoice):
-    promise = Promise.objects.create(
-        organization=org,
-        customer=customer,
-        amount=Decimal("50.00"),
-        promised_date=_today(org) - timedelta(days=5),
-        status=Promise.Status.BROKEN,
-        amount_due_at_promise=Decimal("100.00"),
-        resolved_at=timezone.now() - timedelta(days=3),
-    )
-    PromiseInvoice.objects.create(organization=org, promise=promise, invoice=invoice)
-    return promise
 
 
 def _rows(api, **params):
@@ -64,14 +35,14 @@ def test_figures_and_order(api, org, other_org):
     big = customer_with_contacts(org, company_name="Big")
     small = customer_with_contacts(org, company_name="Small")
     quiet = customer_with_contacts(org, company_name="Not overdue")
-    _overdue(org, big, 60, "3000.00")
-    old = _overdue(org, big, 30, "600.00")
-    _overdue(org, small, 10, "90.00")
-    overdue_invoice(org, quiet, days_overdue=-5, today=_today(org))  # not due yet
-    _broken_promise(org, big, old)
-    _sent_reminder(org, big, days_ago=2)
-    _sent_reminder(org, big, days_ago=200)  # outside the 90 days (but still a contact)
-    _overdue(other_org, customer_with_contacts(other_org), 90, "9999.00")
+    overdue_for(org, big, 60, "3000.00")
+    old = overdue_for(org, big, 30, "600.00")
+    overdue_for(org, small, 10, "90.00")
+    overdue_invoice(org, quiet, days_overdue=-5, today=org_today(org))  # not due yet
+    broken_promise(org, big, old)
+    sent_reminder(org, big, days_ago=2)
+    sent_reminder(org, big, days_ago=200)  # outside the 90 days (but still a contact)
+    overdue_for(other_org, customer_with_contacts(other_org), 90, "9999.00")
 
     body = _rows(api)
     rows = body["data"]
@@ -99,13 +70,13 @@ def test_figures_and_order(api, org, other_org):
 
 def test_notes_count_as_contact_and_open_promise_lowers(api, org):
     customer = customer_with_contacts(org)
-    invoice = _overdue(org, customer, 15, "100.00")
+    invoice = overdue_for(org, customer, 15, "100.00")
     CustomerNote.objects.create(organization=org, customer=customer, kind="call", body="Rang")
     promise = Promise.objects.create(
         organization=org,
         customer=customer,
         amount=Decimal("50.00"),
-        promised_date=_today(org) + timedelta(days=5),
+        promised_date=org_today(org) + timedelta(days=5),
         amount_due_at_promise=Decimal("100.00"),
     )
     PromiseInvoice.objects.create(organization=org, promise=promise, invoice=invoice)
@@ -119,7 +90,7 @@ def test_notes_count_as_contact_and_open_promise_lowers(api, org):
 
 def test_disputed_invoices_are_left_out(api, org):
     customer = customer_with_contacts(org)
-    invoice = _overdue(org, customer, 15)
+    invoice = overdue_for(org, customer, 15)
     services.dispute_open(organization=org, invoice_id=invoice.pk, reason_code="pricing")
     assert _rows(api)["data"] == []
 
@@ -127,8 +98,8 @@ def test_disputed_invoices_are_left_out(api, org):
 def test_filters(api, org):
     tagged = customer_with_contacts(org, company_name="Tagged")
     other = customer_with_contacts(org, company_name="Other")
-    _overdue(org, tagged, 10, "50.00")
-    _overdue(org, other, 10, "500.00")
+    overdue_for(org, tagged, 10, "50.00")
+    overdue_for(org, other, 10, "500.00")
     tag = TagFactory(organization=org)
     CustomerTag.objects.create(customer=tagged, tag=tag)
 
@@ -150,9 +121,9 @@ def _count_queries(api):
 def _customers(org, count):
     for _ in range(count):
         customer = customer_with_contacts(org)
-        invoice = _overdue(org, customer, 20)
-        _sent_reminder(org, customer, days_ago=1)
-        _broken_promise(org, customer, invoice)
+        invoice = overdue_for(org, customer, 20)
+        sent_reminder(org, customer, days_ago=1)
+        broken_promise(org, customer, invoice)
         CustomerNote.objects.create(organization=org, customer=customer, body="x")
 
 

@@ -12,11 +12,17 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from dunning import services
-from dunning.models import CustomerNote, Dispute, Promise, PromiseInvoice, Reminder
-from tests.dunning.factories import customer_with_contacts, overdue_invoice
+from dunning.models import CustomerNote, Dispute, Promise
+from tests.dunning.factories import (
+    broken_promise,
+    customer_with_contacts,
+    org_today,
+    overdue_for,
+    overdue_invoice,
+    sent_reminder,
+)
 from tests.factories import ContactFactory, CustomerFactory, TagFactory
 from tests.ui.builders import words
 
@@ -33,41 +39,6 @@ def csrf(client) -> dict:
 
 def toast(response) -> dict:
     return json.loads(response["HX-Trigger"])["arpilot:toast"]
-
-
-def _today(org):
-    return services.organization_today(org)
-
-
-def _overdue(org, customer, days, amount="100.00"):
-    return overdue_invoice(org, customer, days_overdue=days, amount=amount, today=_today(org))
-
-
-def _sent_reminder(org, customer, days_ago=0):
-    return Reminder.objects.create(
-        organization=org,
-        customer=customer,
-        level=1,
-        status=Reminder.Status.SENT,
-        subject="Overdue",
-        total=Decimal("100.00"),
-        run_date=_today(org),
-        sent_at=timezone.now() - timedelta(days=days_ago),
-    )
-
-
-def _broken_promise(org, customer, invoice):
-    promise = Promise.objects.create(
-        organization=org,
-        customer=customer,
-        amount=Decimal("50.00"),
-        promised_date=_today(org) - timedelta(days=5),
-        status=Promise.Status.BROKEN,
-        amount_due_at_promise=Decimal("100.00"),
-        resolved_at=timezone.now() - timedelta(days=3),
-    )
-    PromiseInvoice.objects.create(organization=org, promise=promise, invoice=invoice)
-    return promise
 
 
 def _action_url(customer, kind):
@@ -91,10 +62,10 @@ def _field_error(response, field: str) -> str:
 def big(org):
     """A customer owing 3,600 overdue (60 and 30 days), a broken promise, a reminder sent."""
     customer = customer_with_contacts(org, company_name="Big Industries")
-    _overdue(org, customer, 60, "3000.00")
-    old = _overdue(org, customer, 30, "600.00")
-    _broken_promise(org, customer, old)
-    _sent_reminder(org, customer, days_ago=2)
+    overdue_for(org, customer, 60, "3000.00")
+    old = overdue_for(org, customer, 30, "600.00")
+    broken_promise(org, customer, old)
+    sent_reminder(org, customer, days_ago=2)
     return customer
 
 
@@ -102,7 +73,7 @@ def big(org):
 def small(org):
     """A customer owing 90 overdue for 10 days, never contacted."""
     customer = customer_with_contacts(org, company_name="Small Shop")
-    _overdue(org, customer, 10, "90.00")
+    overdue_for(org, customer, 10, "90.00")
     return customer
 
 
@@ -111,8 +82,10 @@ def small(org):
 
 def test_the_worklist_ranks_customers_by_priority_and_says_why(ui, org, other_org, big, small):
     quiet = customer_with_contacts(org, company_name="Not Yet Due")
-    overdue_invoice(org, quiet, days_overdue=-5, today=_today(org))
-    _overdue(other_org, customer_with_contacts(other_org, company_name="Stranger"), 90, "9999.00")
+    overdue_invoice(org, quiet, days_overdue=-5, today=org_today(org))
+    overdue_for(
+        other_org, customer_with_contacts(other_org, company_name="Stranger"), 90, "9999.00"
+    )
 
     response = ui.get(WORKLIST)
 
@@ -142,20 +115,20 @@ def test_the_worklist_ranks_customers_by_priority_and_says_why(ui, org, other_or
 
 
 def test_open_promises_and_disputes_show_on_the_row(ui, org, small):
-    invoice = _overdue(org, small, 20, "40.00")
-    other = _overdue(org, small, 5, "30.00")
+    invoice = overdue_for(org, small, 20, "40.00")
+    other = overdue_for(org, small, 5, "30.00")
     services.promise_create(
         organization=org,
         customer_id=small.pk,
         invoice_ids=[invoice.pk],
         amount=Decimal("40.00"),
-        promised_date=_today(org) + timedelta(days=4),
+        promised_date=org_today(org) + timedelta(days=4),
     )
     services.dispute_open(organization=org, invoice_id=other.pk, reason_code="pricing")
 
     page = words(ui.get(WORKLIST))
 
-    promised = (_today(org) + timedelta(days=4)).isoformat()
+    promised = (org_today(org) + timedelta(days=4)).isoformat()
     assert f"1 open promise: $40.00 by {promised}" in page
     assert "1 invoice in dispute" in page
     assert "\u2212 20 for an open promise" in page
@@ -190,7 +163,7 @@ def test_a_bad_filter_is_named_beside_its_field(ui, org, other_org, big):
 def test_the_worklist_pages_25_at_a_time(ui, org):
     for index in range(27):
         customer = CustomerFactory(organization=org, company_name=f"Debtor {index:02d}")
-        _overdue(org, customer, 10 + index, "100.00")
+        overdue_for(org, customer, 10 + index, "100.00")
 
     first = words(ui.get(WORKLIST))
     second = words(ui.get(WORKLIST, {"page": "2"}))
@@ -225,7 +198,7 @@ def test_each_action_form_loads_into_the_row_and_stands_alone(ui, org, big, kind
 
 
 def test_the_promise_form_offers_the_open_invoices_and_ticks_the_overdue_ones(ui, org, big):
-    later = overdue_invoice(org, big, days_overdue=-10, amount="70.00", today=_today(org))
+    later = overdue_invoice(org, big, days_overdue=-10, amount="70.00", today=org_today(org))
 
     html = ui.get(_action_url(big, "promise"), **HTMX).content.decode()
 
@@ -233,7 +206,7 @@ def test_the_promise_form_offers_the_open_invoices_and_ticks_the_overdue_ones(ui
     assert re.search(rf'value="{later.pk}" data-amount="70.00">', html)  # not due: not ticked
     assert html.count(" checked") == 2
     assert 'value="3600.00"' in html
-    default_date = (_today(org) + timedelta(days=7)).isoformat()
+    default_date = (org_today(org) + timedelta(days=7)).isoformat()
     assert f'value="{default_date}"' in html
 
 
@@ -246,7 +219,7 @@ def test_the_dispute_form_lists_the_organizations_reasons(ui, org, big):
 
 def test_a_customer_without_an_email_address_cannot_be_sent_a_statement(ui, org):
     customer = CustomerFactory(organization=org, company_name="Unreachable")
-    _overdue(org, customer, 10)
+    overdue_for(org, customer, 10)
 
     html = words(ui.get(_action_url(customer, "statement"), **HTMX))
     refused = ui.post(_action_url(customer, "statement"), {}, **HTMX, **csrf(ui))
@@ -302,7 +275,7 @@ def test_a_note_as_a_plain_form_redirects_back_with_a_message(ui, org, big):
 def test_a_promise_is_recorded_for_the_chosen_invoices(ui, org, big):
     first, second = big.invoices.order_by("due_date")
     contact = big.contacts.get(contact_name="Cleo Finance")
-    promised = _today(org) + timedelta(days=10)
+    promised = org_today(org) + timedelta(days=10)
 
     response = ui.post(
         _action_url(big, "promise"),
@@ -429,12 +402,12 @@ def test_a_promise_is_refused_beside_the_field_at_fault(
     data = {
         "invoice_ids": [str(invoice.pk)],
         "amount": "100.00",
-        "promised_date": (_today(org) + timedelta(days=3)).isoformat(),
+        "promised_date": (org_today(org) + timedelta(days=3)).isoformat(),
     }
     if change.get("promised_date") == "past":
-        change = {"promised_date": (_today(org) - timedelta(days=1)).isoformat()}
+        change = {"promised_date": (org_today(org) - timedelta(days=1)).isoformat()}
     if change.get("invoice_ids") == "foreign":
-        theirs = _overdue(other_org, customer_with_contacts(other_org), 10)
+        theirs = overdue_for(other_org, customer_with_contacts(other_org), 10)
         change = {"invoice_ids": [str(theirs.pk)]}
     data.update(change)
 
@@ -452,7 +425,7 @@ def test_an_invoice_already_promised_cannot_be_promised_again(ui, org, big):
         customer_id=big.pk,
         invoice_ids=[invoice.pk],
         amount=Decimal("10.00"),
-        promised_date=_today(org) + timedelta(days=2),
+        promised_date=org_today(org) + timedelta(days=2),
     )
 
     html = ui.get(_action_url(big, "promise"), **HTMX).content.decode()
@@ -461,7 +434,7 @@ def test_an_invoice_already_promised_cannot_be_promised_again(ui, org, big):
         {
             "invoice_ids": [str(invoice.pk)],
             "amount": "5.00",
-            "promised_date": (_today(org) + timedelta(days=3)).isoformat(),
+            "promised_date": (org_today(org) + timedelta(days=3)).isoformat(),
         },
         **HTMX,
         **csrf(ui),
@@ -631,7 +604,7 @@ def test_an_undisputed_invoice_cannot_be_resolved(ui, org, big):
 @pytest.mark.parametrize("kind", ["call", "note", "promise", "dispute", "statement", "resolve"])
 def test_another_organizations_customer_is_a_404(ui, other_org, kind):
     stranger = customer_with_contacts(other_org, company_name="Globex Buyer")
-    _overdue(other_org, stranger, 10)
+    overdue_for(other_org, stranger, 10)
 
     assert ui.get(_action_url(stranger, kind)).status_code == 404
     posted = ui.post(_action_url(stranger, kind), {"body": "x"}, **csrf(ui))
@@ -683,7 +656,7 @@ def test_the_customer_page_loads_the_collections_panel(ui, org, big):
 def test_the_panel_shows_the_timeline_newest_first_and_the_open_items(ui, org, big):
     invoice = big.invoices.order_by("due_date").first()
     other = big.invoices.order_by("due_date").last()
-    promised = _today(org) + timedelta(days=5)
+    promised = org_today(org) + timedelta(days=5)
     services.promise_create(
         organization=org,
         customer_id=big.pk,
@@ -741,21 +714,21 @@ def _book(org, size: int):
     customers = []
     for index in range(size):
         customer = customer_with_contacts(org, company_name=f"Debtor {index:02d}")
-        first = _overdue(org, customer, 15 + index, "120.00")
-        second = _overdue(org, customer, 40 + index, "80.00")
-        third = _overdue(org, customer, 5, "10.00")
+        first = overdue_for(org, customer, 15 + index, "120.00")
+        second = overdue_for(org, customer, 40 + index, "80.00")
+        third = overdue_for(org, customer, 5, "10.00")
         ContactFactory(customer=customer, contact_name=f"Extra {index}")
-        _sent_reminder(org, customer, days_ago=index)
+        sent_reminder(org, customer, days_ago=index)
         CustomerNote.objects.create(organization=org, customer=customer, body="Spoke")
         services.promise_create(
             organization=org,
             customer_id=customer.pk,
             invoice_ids=[first.pk],
             amount=Decimal("60.00"),
-            promised_date=_today(org) + timedelta(days=3),
+            promised_date=org_today(org) + timedelta(days=3),
         )
         services.dispute_open(organization=org, invoice_id=third.pk, reason_code="pricing")
-        _broken_promise(org, customer, second)
+        broken_promise(org, customer, second)
         customers.append(customer)
     return customers
 
