@@ -5,12 +5,15 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.template import Context, Template, engines
 from django.test import RequestFactory
 from django.urls import reverse
 
+from arpilot.errors import ValidationFailed
 from arpilot.templatetags.money import MINUS, format_money
 from payments import services as payment_services
+from payments.models import Payment
 from tests.payments.factories import make_payment
 from tests.ui.builders import customer_with_invoices
 
@@ -132,7 +135,13 @@ def test_negative_amounts_keep_the_minus_sign_and_class(org):
 
 def test_jpy_payment_renders_without_decimals_when_whole(ui, org):
     whole = make_payment(org, amount="1235.00", currency="JPY", payer_name="Tokyo KK")
-    fraction = make_payment(org, amount="1234.50", currency="JPY", payer_name="Osaka KK")
+    # Yen has no decimals: the service refuses 1234.50; a row from before payments were
+    # checked against their currency's places still shows what it holds, never rounded.
+    refused = pytest.raises(ValidationFailed, match="JPY amounts have no decimal places")
+    with refused, transaction.atomic():
+        make_payment(org, amount="1234.50", currency="JPY", payer_name="Osaka KK")
+    fraction = make_payment(org, amount="1234.00", currency="JPY", payer_name="Osaka KK")
+    Payment.objects.filter(pk=fraction.pk).update(amount=Decimal("1234.50"))
     page = text(ui.get(reverse("payments:review")))
 
     assert '<span class="ri-amount"><span class="money">¥1,235</span></span>' in row_of(page, whole)
