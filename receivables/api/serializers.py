@@ -58,14 +58,30 @@ class OfflinePaymentSerializer(serializers.Serializer):
     )
 
 
-class InvoiceDisputeSerializer(serializers.Serializer):
-    """The invoice's open dispute (`POST /invoices/{id}/dispute`)."""
+# An inline nullable object, not a nullable reference to a component: OpenAPI 3.0 can only
+# say the latter as `allOf` + `nullable`, which generated clients (openapi-python-client)
+# read as never null.
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "readOnly": True,
+        "description": "The open dispute (`POST /invoices/{id}/dispute`); null when there is none",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "reason_code": {"type": "string"},
+            "reason": {"type": "string", "description": "The reason's label"},
+            "note": {"type": "string"},
+            "opened_at": {"type": "string", "format": "date-time"},
+        },
+        "required": ["id", "reason_code", "reason", "note", "opened_at"],
+    }
+)
+class InvoiceDisputeField(serializers.Field):
+    """The invoice's open dispute (rendered by the view, through collections' hook)."""
 
-    id = serializers.UUIDField(read_only=True)
-    reason_code = serializers.CharField(read_only=True)
-    reason = serializers.CharField(read_only=True, help_text="The reason's label")
-    note = serializers.CharField(read_only=True)
-    opened_at = serializers.DateTimeField(read_only=True)
+    def to_representation(self, value):
+        return value
 
 
 class InvoiceSerializer(serializers.Serializer):
@@ -98,11 +114,7 @@ class InvoiceSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     # Added by the view from collections (``arpilot.hooks.InvoicesDescribed``), not here.
-    dispute = InvoiceDisputeSerializer(
-        read_only=True,
-        allow_null=True,
-        help_text="The open dispute (`POST /invoices/{id}/dispute`); null when there is none",
-    )
+    dispute = InvoiceDisputeField(read_only=True, allow_null=True)
 
     def to_representation(self, instance):
         return render_invoice(instance)

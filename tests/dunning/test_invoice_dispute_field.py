@@ -121,9 +121,7 @@ def test_the_aplos_face_does_not_show_it(api, org, customer):
 
 def test_the_schema_describes_a_nullable_dispute(api):
     schema = api.get("/api/schema/?format=json").json()
-    invoice = schema["components"]["schemas"]["Invoice"]["properties"]["dispute"]
-    text = str(invoice)
-    assert "InvoiceDispute" in text
-    assert "'nullable': True" in text or "'null'" in text
-    properties = schema["components"]["schemas"]["InvoiceDispute"]["properties"]
-    assert set(properties) == {"id", "reason_code", "reason", "note", "opened_at"}
+    dispute = schema["components"]["schemas"]["Invoice"]["properties"]["dispute"]
+    # inline, so that generated clients read null (a nullable allOf reference they do not)
+    assert (dispute["type"], dispute["nullable"]) == ("object", True)
+    assert set(dispute["properties"]) == {"id", "reason_code", "reason", "note", "opened_at"}
