@@ -101,6 +101,16 @@ class InvoicesDescribed:
     invoice_ids: tuple
 
 
+@dataclass(frozen=True, kw_only=True)
+class InvoiceIssued:
+    """A new invoice was created (not a draft), inside the transaction that created it: a
+    higher app may settle it at once (customer credit, when the organization turns that on).
+    Receivers must cost no query when they have nothing to do for the organization."""
+
+    organization: Any
+    invoice: Any
+
+
 EVENTS = {
     event.__name__: event
     for event in (
@@ -111,6 +121,7 @@ EVENTS = {
         EmailGaveUp,
         EmailSent,
         InvoicesDescribed,
+        InvoiceIssued,
     )
 }
 

@@ -376,6 +376,8 @@ ARPILOT_HOOK_RECEIVERS: dict[str, list[str]] = {
     "EmailSent": ["dunning.receivers.email_sent"],
     # Fields higher apps add to invoice JSON (the open dispute).
     "InvoicesDescribed": ["dunning.invoice_fields.invoices_described"],
+    # A new invoice: customer credit may settle it (when the organization turns that on).
+    "InvoiceIssued": ["credits.receivers.invoice_issued"],
 }
 # The demo: the sign-in page shows the demo users' password (`manage.py seed_demo`). On by
 # default in development, off and refused in production.

@@ -7,6 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from arpilot import hooks
 from arpilot.currencies import amount_check, currency_validate
 from arpilot.db import statement_or_conflict
 from arpilot.errors import Conflict, ValidationFailed
@@ -315,6 +316,8 @@ def invoice_create(
     if invoice.status == Status.OVERDUE:
         events.append("invoice.overdue")
     _emit(invoice, events)
+    if not is_draft:
+        hooks.dispatch(hooks.InvoiceIssued(organization=organization, invoice=invoice))
     return invoice
 
 

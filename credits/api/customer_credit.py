@@ -1,0 +1,3 @@
+"""Customer on-account credit over the API (/api/v1/customers/{id}/credit …)."""
+
+urlpatterns: list = []

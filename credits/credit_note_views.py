@@ -1,0 +1,3 @@
+"""Clerk pages for credit notes."""
+
+urlpatterns: list = []

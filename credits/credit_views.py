@@ -1,0 +1,3 @@
+"""Clerk pages for customer on-account credit (apply, refund)."""
+
+urlpatterns: list = []
