@@ -155,6 +155,9 @@ class Invoice(OrgScopedModel):
     # ISO 4217, upper-case; set by ``invoice_create`` (the organization's base currency
     # unless another is given). Amounts have at most its decimal places.
     currency = models.CharField(max_length=3)
+    # Base currency per unit of ``currency`` at issue (what the receivable was booked at);
+    # null for an invoice in the base currency (rate 1).
+    exchange_rate = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
     amount = money_field()
     amount_due = money_field()
     issue_date = models.DateField()
