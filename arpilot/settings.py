@@ -123,6 +123,12 @@ else:
             "NAME": env_str("SQLITE_PATH", str(VAR_DIR / "arpilot.sqlite3")),
         }
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Matching one payment reads customers whose names are like the payer's with pg_trgm's
+    # word-similarity operator (payments.services.match_candidates), at this threshold.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "options", "-c pg_trgm.word_similarity_threshold=0.45"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The in-process task threads write too: wait for locks instead of failing, and take the
     # write lock at BEGIN so two writers never deadlock on an upgrade (also for a

@@ -24,6 +24,7 @@ from payments.matching import MatchIndex, OpenInvoice, PayerHistory, PaymentInpu
 from payments.matching.parallel import suggest_chunks
 from payments.models import MatchSuggestion, PayerCustomerHistory, Payment, PaymentSettings
 from payments.selectors import payment_hold_rendering
+from payments.services import match_candidates
 from payments.services.common import (
     collector_paused,
     copy_json,
@@ -41,6 +42,9 @@ SUGGESTIONS_KEPT = 5
 # POST /payments matches the new payment inline when the organization has at most this many
 # open invoices (building the index is then quick); larger books are matched by the task.
 MATCH_INLINE_MAX_OPEN_INVOICES = 20_000
+# Up to this many payments are matched against only their candidates (read by SQL on
+# PostgreSQL: ``match_candidates``) instead of an index of the whole book.
+CANDIDATES_MAX_PAYMENTS = 20
 
 
 @dataclass
@@ -148,7 +152,10 @@ def _match_rank_and_store(
     run.payments = len(payments)
     if not payments:
         return [], {}
-    index, numbers = _match_index(org_id, options, lap, currency)
+    if len(payments) <= CANDIDATES_MAX_PAYMENTS and match_candidates.usable():
+        index, numbers = _candidate_index(org_id, payments, options, lap, currency)
+    else:
+        index, numbers = _match_index(org_id, options, lap, currency)
     copy = connection.vendor == "postgresql"
     finish = _ChunkRows(
         org_id=org_id,
@@ -244,6 +251,23 @@ def _match_index(org_id: int, options, lap, invoice_currency: str) -> tuple[Matc
     suggestions go."""
     contacts, history = _contacts_and_payer_history(org_id)
     invoices = _open_invoices(org_id, contacts)
+    lap("read")
+    numbers = {invoice.id: invoice.invoice_number for invoice in invoices}
+    index = MatchIndex.build(
+        invoices,
+        history,
+        short_pay_absolute=options.write_off_tolerance,
+        currency=invoice_currency,
+    )
+    lap("index")
+    return index, numbers
+
+
+def _candidate_index(
+    org_id: int, payments: list[PaymentInput], options, lap, invoice_currency: str
+) -> tuple[MatchIndex, dict]:
+    """As ``_match_index``, over only the open invoices these few payments can match."""
+    invoices, history = match_candidates.candidate_book(org_id, payments)
     lap("read")
     numbers = {invoice.id: invoice.invoice_number for invoice in invoices}
     index = MatchIndex.build(
@@ -549,6 +573,10 @@ def payments_match_soon(
     """Match just-created payments: inline for a small book, else by the task after commit.
     ``fresh``: they were created in the caller's open transaction (see ``payments_match``)."""
     org_id = getattr(organization, "pk", organization)
+    if len(payment_ids) <= CANDIDATES_MAX_PAYMENTS and match_candidates.usable():
+        # Matching reads only the payments' candidates: inline whatever the book's size.
+        payments_match(organization=organization, payment_ids=payment_ids, fresh=fresh)
+        return
     options, open_count = _settings_and_open_count(org_id)
     if open_count <= MATCH_INLINE_MAX_OPEN_INVOICES:
         payments_match(

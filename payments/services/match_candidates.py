@@ -1,0 +1,199 @@
+"""The few open invoices one payment can match, read by what its evidence points at.
+
+Matching a batch indexes the whole book once (``payments.services.matching._match_index``).
+One payment arriving over the API should not read a book of a million invoices to rank a
+handful: on PostgreSQL it reads only its candidates, in two statements whose cost does not
+grow with the book (each an index lookup):
+
+* invoices its reference or notes may name: open invoices whose number has the same digits
+  (``invoice_number_key`` keeps digits and letters; equal keys have equal digits, so this
+  reads every invoice the engine could find by number, and a few it then ignores);
+* customers whose name or a contact's name is like the payer's (trigram word similarity,
+  ``pg_trgm``; the engine then scores them with its own measure), whose external id the
+  reference mentions, or whom the clerks matched to this payer before;
+* invoices of exactly the payment's amount, when at most ``MAX_AMOUNT_ONLY_HITS`` are (more,
+  and an amount alone says nothing: the engine ignores them too);
+
+then every open invoice of those customers (subset sums and short pays need them all), their
+contacts and the payer's history. The engine indexes that small book as it would the whole
+one; ``tests/payments/test_match_candidates.py`` checks the suggestions agree with the
+whole-book index on generated books.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from django.db import connection
+
+from customers.models import Contact, Customer
+from payments.matching import OpenInvoice, PayerHistory, PaymentInput
+from payments.matching.engine import MAX_AMOUNT_ONLY_HITS
+from payments.matching.normalize import external_id_key, name_form, number_mentions
+from payments.models import PayerCustomerHistory
+from receivables.models import Invoice
+
+# Names most like the payer's read as candidates (customers and contacts each).
+NAME_HITS = 20
+# Customers whose invoices are read at most (the best-named first); the engine searches six.
+MAX_CUSTOMERS = 40
+# The ``<%`` operator's cut, ``pg_trgm.word_similarity_threshold``, is set on every connection
+# (``arpilot.settings``, DATABASES OPTIONS) below the engine's own (0.7 of its ratio), so a
+# name it would accept is read.
+
+_DIGITS_RE = re.compile(r"\D+")
+_OPEN = list(str(status) for status in Invoice.OPEN_STATUSES)
+
+# The expressions the migration indexes (payments 0004): keep them identical.
+NUMBER_DIGITS_SQL = "ltrim(regexp_replace(invoice_number, '[^0-9]+', '', 'g'), '0')"
+EXTERNAL_KEY_SQL = "upper(regexp_replace(external_id, '[^A-Za-z0-9]+', '', 'g'))"
+
+
+def usable() -> bool:
+    """Candidates are read by SQL only PostgreSQL has (trigrams, regular expressions)."""
+    return connection.vendor == "postgresql"
+
+
+def _digits(payments: Iterable[PaymentInput]) -> tuple[list[str], list[str]]:
+    """The digit strings of every number the payments mention, and their external-id keys."""
+    digits: set[str] = set()
+    raw: set[str] = set()
+    for payment in payments:
+        for text in (payment.reference, payment.notes):
+            for mention in number_mentions(text):
+                key = _DIGITS_RE.sub("", mention.key).lstrip("0")
+                if key:
+                    digits.add(key)
+                if len(mention.raw_key) >= 3:
+                    raw.add(external_id_key(mention.raw_key))
+    return sorted(digits), sorted(raw)
+
+
+def candidate_book(
+    org_id: int, payments: list[PaymentInput]
+) -> tuple[list[OpenInvoice], PayerHistory]:
+    """The open invoices the payments can match and the payer history they need."""
+    digits, raw_keys = _digits(payments)
+    # The payer as written (upper case, punctuation dropped) and its core (canonical words,
+    # no legal suffix): names are stored as written, so either may be the closer spelling.
+    forms = [name_form(p.payer_name) for p in payments]
+    payers = sorted(
+        {text for form in forms if form.informative for text in (form.simple, form.core)}
+    )
+    payer_keys = sorted({name_form(p.payer_name).full for p in payments if p.payer_name})
+    amounts = sorted({p.amount for p in payments if p.amount > 0})
+    invoice_table = Invoice._meta.db_table
+    customer_table = Customer._meta.db_table
+    contact_table = Contact._meta.db_table
+    history_table = PayerCustomerHistory._meta.db_table
+    open_filter = "organization_id = %(org)s AND status = ANY(%(open)s) AND amount_due > 0"
+    # One statement: the candidate customers (with why), then every open invoice of theirs
+    # and the invoices named or of the amount, with customer name and external id.
+    sql = f"""
+        WITH named AS (
+            SELECT id, customer_id FROM {invoice_table}
+            WHERE {open_filter} AND {NUMBER_DIGITS_SQL} = ANY(%(digits)s)
+        ), amount_hits AS (
+            SELECT id, customer_id, amount_due FROM (
+                SELECT id, customer_id, amount_due,
+                       count(*) OVER (PARTITION BY amount_due) AS hits
+                FROM (
+                    SELECT id, customer_id, amount_due FROM {invoice_table}
+                    WHERE {open_filter} AND amount_due = ANY(%(amounts)s)
+                    LIMIT {MAX_AMOUNT_ONLY_HITS + 1} * (cardinality(%(amounts)s::numeric[]) + 1)
+                ) limited
+            ) counted WHERE hits <= {MAX_AMOUNT_ONLY_HITS}
+        ), names AS (
+            SELECT customer_id, max(similarity) AS similarity FROM (
+                SELECT c.id AS customer_id, word_similarity(payer, upper(c.company_name)) AS similarity
+                FROM unnest(%(payers)s::text[]) AS payer,
+                LATERAL (
+                    SELECT id, company_name FROM {customer_table}
+                    WHERE organization_id = %(org)s AND payer <%% upper(company_name)
+                    ORDER BY payer <<-> upper(company_name) LIMIT {NAME_HITS}
+                ) c
+                UNION ALL
+                SELECT k.customer_id, word_similarity(payer, upper(k.contact_name)) - 0.05
+                FROM unnest(%(payers)s::text[]) AS payer,
+                LATERAL (
+                    SELECT customer_id, contact_name FROM {contact_table}
+                    WHERE organization_id = %(org)s AND payer <%% upper(contact_name)
+                    ORDER BY payer <<-> upper(contact_name) LIMIT {NAME_HITS}
+                ) k
+            ) scored GROUP BY customer_id
+        ), wanted AS (
+            SELECT customer_id, max(weight) AS weight FROM (
+                SELECT customer_id, 3.0 AS weight FROM named
+                UNION ALL SELECT customer_id, 2.0 FROM {history_table}
+                    WHERE organization_id = %(org)s AND payer_key = ANY(%(payer_keys)s)
+                UNION ALL SELECT id, 2.0 FROM {customer_table}
+                    WHERE organization_id = %(org)s AND external_id <> ''
+                    AND {EXTERNAL_KEY_SQL} = ANY(%(raw_keys)s)
+                UNION ALL SELECT customer_id, similarity FROM names
+                UNION ALL SELECT customer_id, 0.0 FROM amount_hits
+            ) reasons GROUP BY customer_id
+            ORDER BY max(weight) DESC, customer_id LIMIT {MAX_CUSTOMERS}
+        ), chosen AS (
+            SELECT i.id FROM wanted w JOIN {invoice_table} i
+                ON i.organization_id = %(org)s AND i.customer_id = w.customer_id
+                AND i.status = ANY(%(open)s) AND i.amount_due > 0
+            UNION SELECT id FROM named
+            UNION SELECT id FROM amount_hits
+        )
+        SELECT i.id, i.invoice_number, i.customer_id, c.company_name, c.external_id,
+               i.amount_due, i.issue_date, i.due_date
+        FROM chosen JOIN {invoice_table} i ON i.id = chosen.id
+        JOIN {customer_table} c ON c.id = i.customer_id
+    """  # noqa: S608 - table names from models, values bound
+    params = {
+        "org": org_id,
+        "open": _OPEN,
+        "digits": digits,
+        "raw_keys": raw_keys,
+        "amounts": amounts,
+        "payers": payers,
+        "payer_keys": payer_keys,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        customer_ids = sorted({row[2] for row in rows}, key=str)
+        contacts: dict = {}
+        history = PayerHistory()
+        if customer_ids:
+            # Contacts of those customers and the payers' history with every customer (its
+            # shares are over all of them, as the whole-book index reads it).
+            cursor.execute(
+                f"""
+                SELECT 'c', customer_id, contact_name, 0 FROM {contact_table}
+                WHERE organization_id = %(org)s AND customer_id = ANY(%(customers)s)
+                UNION ALL
+                SELECT 'h', customer_id, payer_key, count FROM {history_table}
+                WHERE organization_id = %(org)s AND payer_key = ANY(%(payer_keys)s)
+                """,  # noqa: S608
+                {"org": org_id, "customers": customer_ids, "payer_keys": payer_keys},
+            )
+            for kind, customer_id, text, count in cursor.fetchall():
+                if kind == "c":
+                    contacts.setdefault(customer_id, []).append(text)
+                else:
+                    history.counts.setdefault(text, Counter())[customer_id] += count
+    frozen = {customer_id: tuple(names) for customer_id, names in contacts.items()}
+    empty = ()
+    invoices = [
+        OpenInvoice(
+            id=pk,
+            invoice_number=number,
+            customer_id=customer_id,
+            customer_name=company,
+            customer_external_id=external or None,
+            contact_names=frozen.get(customer_id, empty),
+            open_balance=due,
+            issue_date=issued,
+            due_date=due_date,
+        )
+        for pk, number, customer_id, company, external, due, issued, due_date in rows
+    ]
+    return invoices, history
