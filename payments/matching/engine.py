@@ -235,9 +235,18 @@ class MatchIndex:
         short_pay_absolute: Decimal = Decimal("1.00"),
         short_pay_ratio: Decimal = Decimal("0.005"),
         currency: str | None = None,
+        rates: dict[str, Decimal] | None = None,
     ) -> None:
-        # The currency of every indexed invoice (None: not known, any payment matches).
+        # The currency of invoices that do not say theirs (None: not known, any payment
+        # matches), and what one unit of each currency is worth in the base (the
+        # organization's latest rates): a payment is matched to invoices of its own
+        # currency, and to invoices of another only when both have a rate.
         self.currency = currency.upper() if currency else None
+        self.rates = {code.upper(): rate for code, rate in (rates or {}).items() if rate > 0}
+        self._currency_of: list[str | None] = []
+        self._currencies: set[str | None] = set()
+        self._mixed = False  # invoices of more than one currency
+        self._only: str | None = None  # the one currency of a single-currency book
         self.invoices: list[OpenInvoice] = []
         self._cents: list[int] = []
         self._customer_of: list[int] = []
@@ -255,6 +264,7 @@ class MatchIndex:
         self._history: dict[str, list[tuple[int, int, float]]] = {}
         self._name_cache: dict[str, tuple[tuple[int, float, int], ...]] = {}
         self._rank: list[int] = []
+        self._in: str | None = None  # the currency being matched (None: every invoice)
         self._short_absolute = to_cents(short_pay_absolute)
         self._short_ratio = short_pay_ratio.as_integer_ratio()
 
@@ -283,6 +293,8 @@ class MatchIndex:
         for invoice in invoices:
             if invoice.open_balance > 0:
                 index._add_invoice(invoice)
+        index._mixed = len(index._currencies) > 1
+        index._only = None if index._mixed else next(iter(index._currencies), index.currency)
         order = sorted(range(len(index.invoices)), key=index._invoice_order)
         index._rank = [0] * len(order)
         for rank, i in enumerate(order):
@@ -313,6 +325,9 @@ class MatchIndex:
         i = len(self.invoices)
         cents = to_cents(invoice.open_balance)
         self.invoices.append(invoice)
+        currency = invoice.currency.upper() if invoice.currency else self.currency
+        self._currency_of.append(currency)
+        self._currencies.add(currency)
         self._cents.append(cents)
         self._customer_of.append(self._customer_for(invoice))
         self._customers[self._customer_of[i]].invoices.append(i)
@@ -376,10 +391,67 @@ class MatchIndex:
     # -- matching ------------------------------------------------------------------------------
 
     def suggest(self, payment: PaymentInput, limit: int = 5) -> list[Suggestion]:
-        """Ranked candidate applications of the payment, best first (none for a payment in
-        another currency than the invoices': it applies only to invoices of its own)."""
-        if payment.currency and self.currency and payment.currency.upper() != self.currency:
+        """Ranked candidate applications of the payment, best first: invoices of the
+        payment's currency, and invoices of another currency its reference names when both
+        currencies have a rate (the payment's amount converted; never auto-applied)."""
+        paid_in = payment.currency.upper() if payment.currency else self.currency
+        if not self._mixed:
+            if self._only is not None and paid_in is not None and paid_in != self._only:
+                # A single-currency book: nothing in the payment's currency.
+                return self._suggest_across(payment, paid_in, limit) if self.rates else []
+            return self._suggest_in(payment, None, limit)
+        suggestions = self._suggest_in(payment, paid_in, limit)
+        if self.rates:
+            across = self._suggest_across(payment, paid_in, limit)
+            if across:
+                suggestions = sorted(suggestions + across, key=lambda s: -s.score)[:limit]
+        return suggestions
+
+    def _suggest_across(self, payment: PaymentInput, paid_in, limit: int) -> list[Suggestion]:
+        """Suggestions among invoices of other currencies that the reference names, with
+        the payment's amount converted at the rates (base per unit of each currency)."""
+        rate_paid = self.rates.get(paid_in) if paid_in else None
+        if rate_paid is None:
             return []
+        named_in: set[str] = set()
+        for text in (payment.reference, payment.notes):
+            for mention in number_mentions(text):
+                for i in () if mention.other else self._by_number.get(mention.key, ()):
+                    if self._currency_of[i] != paid_in and self._currency_of[i] in self.rates:
+                        named_in.add(self._currency_of[i])
+        found: list[Suggestion] = []
+        for currency in sorted(named_in):
+            rate = self.rates[currency]
+            converted = (payment.amount * rate_paid / rate).quantize(Decimal("0.01"))
+            seen_as = PaymentInput(
+                id=payment.id,
+                amount=converted,
+                payment_date=payment.payment_date,
+                payer_name=payment.payer_name,
+                reference=payment.reference,
+                notes=payment.notes,
+                currency=currency,
+            )
+            note = (
+                f"{payment.amount} {paid_in} is {converted} {currency} at the organization's rates"
+            )
+            for suggestion in self._suggest_in(seen_as, currency, limit):
+                back = (suggestion.amount * rate / rate_paid).quantize(Decimal("0.01"))
+                found.append(
+                    Suggestion(
+                        invoice_ids=suggestion.invoice_ids,
+                        amount=min(back, payment.amount),
+                        score=suggestion.score,
+                        reasons=[*suggestion.reasons, note],
+                        customer_id=suggestion.customer_id,
+                        currency=currency,
+                    )
+                )
+        return found
+
+    def _suggest_in(self, payment: PaymentInput, currency, limit: int) -> list[Suggestion]:
+        """Ranked candidates among invoices of ``currency`` (None: every invoice)."""
+        self._in = currency
         cents = to_cents(payment.amount)
         if cents <= 0:
             return []
@@ -444,6 +516,8 @@ class MatchIndex:
             marked_starts: set[int] = set()
             for mention in number_mentions(text):
                 invoices = None if mention.other else self._by_number.get(mention.key)
+                if invoices and self._in is not None:
+                    invoices = [i for i in invoices if self._currency_of[i] == self._in]
                 if mention.marked:
                     marked_starts.add(mention.start)
                 if invoices:
@@ -595,8 +669,13 @@ class MatchIndex:
     ) -> list[_Candidate]:
         found: dict[tuple[int, ...], _Candidate] = {}
 
+        only = self._in
+        currency_of = self._currency_of
+
         def add(invoices: Iterable[int], consecutive: bool = False) -> None:
             key = tuple(sorted(invoices, key=self._rank.__getitem__))
+            if only is not None and any(currency_of[i] != only for i in key):
+                return  # another currency: compared only through the rates
             if key not in found:
                 found[key] = _Candidate(key, sum(self._cents[i] for i in key), consecutive)
             elif consecutive:
@@ -833,6 +912,10 @@ def decide(
             False,
             None,
             f"ambiguous: next candidate scores {suggestions[1].score:.2f} against {best.score:.2f}",
+        )
+    if best.currency is not None:
+        return AutoApplyDecision(
+            False, None, f"the invoice is in {best.currency}: a clerk applies it"
         )
     if not Decimal("0") < best.amount <= payment.amount:
         return AutoApplyDecision(False, None, "suggested amount does not fit the payment")

@@ -24,6 +24,7 @@ class OpenInvoice:
     open_balance: Decimal
     issue_date: date
     due_date: date | None = None
+    currency: str | None = None  # ISO 4217; None: the index's currency
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,9 @@ class Suggestion:
     score: float
     reasons: list[str]
     customer_id: Hashable = None
+    # The invoices' currency when it is not the payment's (the amount is the payment's,
+    # converted at the organization's rate): such a suggestion is never auto-applied.
+    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

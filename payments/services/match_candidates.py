@@ -143,7 +143,7 @@ def candidate_book(
             UNION SELECT id FROM amount_hits
         )
         SELECT i.id, i.invoice_number, i.customer_id, c.company_name, c.external_id,
-               i.amount_due, i.issue_date, i.due_date
+               i.amount_due, i.issue_date, i.due_date, i.currency
         FROM chosen JOIN {invoice_table} i ON i.id = chosen.id
         JOIN {customer_table} c ON c.id = i.customer_id
     """  # noqa: S608 - table names from models, values bound
@@ -193,7 +193,8 @@ def candidate_book(
             open_balance=due,
             issue_date=issued,
             due_date=due_date,
+            currency=currency or None,
         )
-        for pk, number, customer_id, company, external, due, issued, due_date in rows
+        for pk, number, customer_id, company, external, due, issued, due_date, currency in rows
     ]
     return invoices, history

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
 from django.db.models import CharField, Count, IntegerField, Subquery, Value
@@ -33,7 +33,7 @@ from payments.services.common import (
     payment_settings_get,
 )
 from payments.services.money import payment_auto_apply, payment_create
-from receivables.models import Invoice
+from receivables.models import ExchangeRate, Invoice
 
 MATCH_BATCH = 10_000
 # Payments ranked per worker job; their rows come back built, ready to store.
@@ -155,7 +155,7 @@ def _match_rank_and_store(
     if len(payments) <= CANDIDATES_MAX_PAYMENTS and match_candidates.usable():
         index, numbers = _candidate_index(org_id, payments, options, lap, currency)
     else:
-        index, numbers = _match_index(org_id, options, lap, currency)
+        index, numbers = _match_index(org_id, options, lap, currency, payments)
     copy = connection.vendor == "postgresql"
     finish = _ChunkRows(
         org_id=org_id,
@@ -243,41 +243,72 @@ def _match_inputs(org_id: int, payment_ids) -> tuple[list[PaymentInput], set]:
     return payments, unapplied_before
 
 
-def _match_index(org_id: int, options, lap, invoice_currency: str) -> tuple[MatchIndex, dict]:
+def _match_index(
+    org_id: int, options, lap, base_currency: str, payments: list[PaymentInput]
+) -> tuple[MatchIndex, dict]:
     """The organization's open invoices and payer history, indexed; invoice numbers by id.
 
-    Invoices are in the organization's currency (``invoice_currency``): the engine suggests
-    nothing for a payment in another one (so nothing is auto-applied), and its old
-    suggestions go."""
+    Each payment is matched to invoices of its own currency; to invoices of another only
+    when the organization has rates for both (``_rates``; never auto-applied)."""
     contacts, history = _contacts_and_payer_history(org_id)
     invoices = _open_invoices(org_id, contacts)
     lap("read")
-    numbers = {invoice.id: invoice.invoice_number for invoice in invoices}
-    index = MatchIndex.build(
-        invoices,
-        history,
-        short_pay_absolute=options.write_off_tolerance,
-        currency=invoice_currency,
-    )
-    lap("index")
-    return index, numbers
+    return _indexed(org_id, invoices, history, options, lap, base_currency, payments)
 
 
 def _candidate_index(
-    org_id: int, payments: list[PaymentInput], options, lap, invoice_currency: str
+    org_id: int, payments: list[PaymentInput], options, lap, base_currency: str
 ) -> tuple[MatchIndex, dict]:
     """As ``_match_index``, over only the open invoices these few payments can match."""
     invoices, history = match_candidates.candidate_book(org_id, payments)
     lap("read")
+    return _indexed(org_id, invoices, history, options, lap, base_currency, payments)
+
+
+def _indexed(org_id, invoices, history, options, lap, base_currency, payments):
     numbers = {invoice.id: invoice.invoice_number for invoice in invoices}
     index = MatchIndex.build(
         invoices,
         history,
         short_pay_absolute=options.write_off_tolerance,
-        currency=invoice_currency,
+        currency=base_currency,
+        rates=_rates(org_id, base_currency, invoices, payments),
     )
     lap("index")
     return index, numbers
+
+
+def _rates(org_id: int, base: str, invoices, payments) -> dict | None:
+    """The latest rate of each currency (base per unit; the base is 1), read only when an
+    invoice or payment is in another currency than the base."""
+    foreign = {invoice.currency for invoice in invoices if invoice.currency not in (None, base)}
+    foreign |= {p.currency for p in payments if p.currency and p.currency != base}
+    if not foreign:
+        return None
+    rates = {base: Decimal(1)}
+    for code, rate in (
+        ExchangeRate.objects.for_org(org_id)
+        .filter(currency__in=sorted(foreign))
+        .order_by("currency", "-date")
+        .distinct("currency")
+        .values_list("currency", "rate")
+        if connection.vendor == "postgresql"
+        else _latest_rates_portable(org_id, foreign)
+    ):
+        rates[code] = rate
+    return rates
+
+
+def _latest_rates_portable(org_id: int, currencies: set) -> list:
+    latest = {}
+    for code, rate in (
+        ExchangeRate.objects.for_org(org_id)
+        .filter(currency__in=sorted(currencies))
+        .order_by("currency", "date")
+        .values_list("currency", "rate")
+    ):
+        latest[code] = rate
+    return list(latest.items())
 
 
 def _open_invoices(organization, contacts: dict) -> list[OpenInvoice]:
@@ -296,6 +327,7 @@ def _open_invoices(organization, contacts: dict) -> list[OpenInvoice]:
             "amount_due",
             "issue_date",
             "due_date",
+            "currency",
         )
     )
     empty = ()
@@ -311,8 +343,9 @@ def _open_invoices(organization, contacts: dict) -> list[OpenInvoice]:
             open_balance=due,
             issue_date=issued,
             due_date=due_date,
+            currency=currency or None,
         )
-        for pk, number, customer_id, company, external, due, issued, due_date in rows
+        for pk, number, customer_id, company, external, due, issued, due_date, currency in rows
     ]
 
 
