@@ -9,7 +9,7 @@ grow with the book (each an index lookup):
   (``invoice_number_key`` keeps digits and letters; equal keys have equal digits, so this
   reads every invoice the engine could find by number, and a few it then ignores);
 * customers whose name or a contact's name is like the payer's (trigram word similarity,
-  ``pg_trgm``; the engine then scores them with its own measure), whose external id the
+  ``pg_trgm`` with GIN indexes; the engine then scores them with its own measure), whose external id the
   reference mentions, or whom the clerks matched to this payer before;
 * invoices of exactly the payment's amount, when at most ``MAX_AMOUNT_ONLY_HITS`` are (more,
   and an amount alone says nothing: the engine ignores them too);
@@ -31,7 +31,13 @@ from django.db import connection
 from customers.models import Contact, Customer
 from payments.matching import OpenInvoice, PayerHistory, PaymentInput
 from payments.matching.engine import MAX_AMOUNT_ONLY_HITS
-from payments.matching.normalize import external_id_key, name_form, number_mentions
+from payments.matching.normalize import (
+    _CANONICAL,
+    _LEGAL_SUFFIXES,
+    external_id_key,
+    name_form,
+    number_mentions,
+)
 from payments.models import PayerCustomerHistory
 from receivables.models import Invoice
 
@@ -56,6 +62,14 @@ def usable() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _plain(form) -> str:
+    """The payer's words as written, without the legal suffixes the engine drops too."""
+    words = [
+        word for word in form.simple.split() if _CANONICAL.get(word, word) not in _LEGAL_SUFFIXES
+    ]
+    return " ".join(words) or form.simple
+
+
 def _digits(payments: Iterable[PaymentInput]) -> tuple[list[str], list[str]]:
     """The digit strings of every number the payments mention, and their external-id keys."""
     digits: set[str] = set()
@@ -76,11 +90,14 @@ def candidate_book(
 ) -> tuple[list[OpenInvoice], PayerHistory]:
     """The open invoices the payments can match and the payer history they need."""
     digits, raw_keys = _digits(payments)
-    # The payer as written (upper case, punctuation dropped) and its core (canonical words,
-    # no legal suffix): names are stored as written, so either may be the closer spelling.
-    forms = [name_form(p.payer_name) for p in payments]
+    # The payer as written (upper case, punctuation dropped) without legal suffixes: names
+    # are stored as written, and the engine's canonical words ("HLDGS") would not be found.
     payers = sorted(
-        {text for form in forms if form.informative for text in (form.simple, form.core)}
+        {
+            _plain(form)
+            for form in map(name_form, (p.payer_name for p in payments))
+            if form.informative
+        }
     )
     payer_keys = sorted({name_form(p.payer_name).full for p in payments if p.payer_name})
     amounts = sorted({p.amount for p in payments if p.amount > 0})
