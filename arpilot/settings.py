@@ -371,7 +371,10 @@ ARPILOT_HOOK_RECEIVERS: dict[str, list[str]] = {
         "credits.receivers.organization_created",
     ],
     # Remove what may go with a customer, or refuse (409) what may not.
-    "CustomerDeleting": ["receivables.receivers.customer_deleting"],
+    "CustomerDeleting": [
+        "credits.receivers.customer_deleting",
+        "receivables.receivers.customer_deleting",
+    ],
     # Money moved: a pending accounting change.
     "MoneyMoved": ["reconciliation.receivers.money_moved"],
     # A reviewed payment's pending accounting changes are approved.
@@ -383,7 +386,7 @@ ARPILOT_HOOK_RECEIVERS: dict[str, list[str]] = {
     # Fields higher apps add to invoice JSON (the open dispute).
     "InvoicesDescribed": ["dunning.invoice_fields.invoices_described"],
     # A new invoice: customer credit may settle it (when the organization turns that on).
-    "InvoiceIssued": ["credits.receivers.invoice_issued"],
+    "InvoiceIssued": ["payments.receivers.invoice_issued"],
 }
 # The demo: the sign-in page shows the demo users' password (`manage.py seed_demo`). On by
 # default in development, off and refused in production.

@@ -473,12 +473,15 @@ class ActivitySampler(threading.Thread):
 MONEY_SQL = """
 SELECT count(*),
        count(*) FILTER (WHERE i.amount_due <> i.amount - coalesce(a.applied, 0)
-                                             - coalesce(o.offline, 0)),
+                                             - coalesce(o.offline, 0) - coalesce(c.credited, 0)),
        count(*) FILTER (WHERE i.amount_due = 0 AND i.status <> 'paid')
 FROM receivables_invoice i
-LEFT JOIN (SELECT invoice_id, sum(amount + write_off_amount) AS applied
+LEFT JOIN (SELECT invoice_id, sum(coalesce(invoice_amount, amount) + write_off_amount) AS applied
            FROM payments_paymentallocation WHERE unapplied_at IS NULL GROUP BY invoice_id) a
        ON a.invoice_id = i.id
+LEFT JOIN (SELECT invoice_id, sum(amount) AS credited
+           FROM credits_creditnoteallocation WHERE unapplied_at IS NULL GROUP BY invoice_id) c
+       ON c.invoice_id = i.id
 LEFT JOIN (SELECT invoice_id, sum(amount) AS offline
            FROM receivables_invoiceofflinepayment WHERE reversed_at IS NULL
            GROUP BY invoice_id) o

@@ -1,7 +1,7 @@
 """What credits does when a lower app tells it something (``arpilot.hooks``)."""
 
-from arpilot.hooks import OrganizationCreated
-from credits.services import reasons_seed
+from arpilot.hooks import CustomerDeleting, OrganizationCreated
+from credits.services import credit_notes, reasons_seed
 
 
 def organization_created(event: OrganizationCreated) -> None:
@@ -9,7 +9,7 @@ def organization_created(event: OrganizationCreated) -> None:
     reasons_seed(organization=event.organization)
 
 
-def invoice_issued(event) -> None:
-    """A new invoice: the customer's on-account credit settles it when the organization
-    turns auto-apply of credit on (filled in by the customer-credit work)."""
-    return None
+def customer_deleting(event: CustomerDeleting) -> None:
+    """A customer with a posted or voided credit note (its ledger entries stay) cannot be
+    deleted (409); its drafts go with it."""
+    credit_notes.customer_deleting(event)

@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from arpilot.admin import ReadOnlyInline
 from payments.models import (
+    CreditRefund,
     MatchSuggestion,
     PayerCustomerHistory,
     Payment,
@@ -66,6 +67,8 @@ class PaymentAdmin(admin.ModelAdmin):
         "status",
         "applied_amount",
         "written_off_amount",
+        "refunded_amount",
+        "customer",
         "reviewed",
         "reviewed_at",
         "auto_applied",
@@ -194,6 +197,7 @@ class PaymentSettingsAdmin(admin.ModelAdmin):
         "auto_apply_threshold",
         "auto_apply_margin",
         "auto_apply_max_age_days",
+        "auto_apply_credit",
     ]
     raw_id_fields = ["write_off_account"]
 
@@ -203,3 +207,29 @@ class PayerCustomerHistoryAdmin(admin.ModelAdmin):
     list_display = ["payer_key", "customer", "count", "organization", "updated_at"]
     search_fields = ["payer_key"]
     raw_id_fields = ["customer"]
+
+
+@admin.register(CreditRefund)
+class CreditRefundAdmin(admin.ModelAdmin):
+    """Refunds of customer credit: recorded by the service (with their ledger entry)."""
+
+    list_display = ["refund_date", "amount", "currency", "customer", "method", "organization"]
+    list_filter = ["currency", "method", "refund_date", "organization"]
+    search_fields = ["reference", "method", "customer__company_name", "payment__payer_name"]
+    list_select_related = ["customer", "organization"]
+    readonly_fields = [
+        "organization",
+        "payment",
+        "customer",
+        "amount",
+        "currency",
+        "refund_date",
+        "method",
+        "reference",
+        "journal_entry",
+        "created_at",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
-from django.db import models
+from django.core.cache import cache
+from django.db import models, transaction
 from django.db.models import F, Q
 
 from arpilot.models import OrgQuerySet, OrgScopedModel
@@ -32,6 +33,11 @@ class PaymentSettings(models.Model):
         related_name="+",
         help_text="Expense account short-payment write-offs post to",
     )
+    auto_apply_credit = models.BooleanField(
+        default=False,
+        help_text="Settle a customer's new invoice from its on-account credit (oldest first, "
+        "same currency) as the invoice is issued",
+    )
 
     class Meta:
         verbose_name = "payment settings"
@@ -52,6 +58,27 @@ class PaymentSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Payment settings of {self.organization_id}"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "auto_apply_credit" not in update_fields:
+            return
+        # Issuing an invoice reads auto_apply_credit from the cache (no query): store the
+        # new value now and again once committed (a reader may cache the old row meanwhile),
+        # however it was saved (service, admin, shell).
+        key, value = auto_apply_credit_cache_key(self.organization_id), self.auto_apply_credit
+        cache.set(key, value, AUTO_APPLY_CREDIT_CACHE_SECONDS)
+        transaction.on_commit(lambda: cache.set(key, value, AUTO_APPLY_CREDIT_CACHE_SECONDS))
+
+
+# How long a process trusts a cached auto_apply_credit (bounds how long a value cached from a
+# save that was rolled back, or from a row saved around the model, may outlive it).
+AUTO_APPLY_CREDIT_CACHE_SECONDS = 300
+
+
+def auto_apply_credit_cache_key(organization_id) -> str:
+    return f"payments:auto-apply-credit:{organization_id}"
 
 
 class PaymentImport(OrgScopedModel):
@@ -143,6 +170,18 @@ class Payment(OrgScopedModel):
     )
     line_number = models.PositiveIntegerField(null=True, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True, default="")
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Whose on-account credit its remainder is (set by a clerk; else the one "
+        "customer of the invoices it is applied to)",
+    )
+    refunded_amount = money_field(
+        default=ZERO, help_text="Of its remainder, paid back to the customer (credit refunds)"
+    )
 
     objects = PaymentQuerySet.as_manager()
 
@@ -175,6 +214,11 @@ class Payment(OrgScopedModel):
                 condition=Q(written_off_amount__gte=0), name="payment_written_off_nonneg"
             ),
             models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0)
+                & Q(refunded_amount__lte=F("amount") - F("applied_amount")),
+                name="payment_refunded_range",
+            ),
+            models.CheckConstraint(
                 condition=Q(status__in=["unmatched", "partially_applied", "applied"]),
                 name="payment_status_valid",
             ),
@@ -185,7 +229,8 @@ class Payment(OrgScopedModel):
 
     @property
     def unapplied_amount(self) -> Decimal:
-        return self.amount - self.applied_amount
+        """What is left of it: neither applied nor refunded (the customer's credit)."""
+        return self.amount - self.applied_amount - self.refunded_amount
 
     def derived_status(self) -> str:
         if self.applied_amount <= 0:
@@ -227,6 +272,14 @@ class PaymentAllocation(OrgScopedModel):
     unapplied_at = models.DateTimeField(null=True, blank=True)
     unapplied_by_clerk = models.BooleanField(default=False)
     unapply_reason = models.CharField(max_length=500, blank=True, default="")
+    # Across currencies, or in a foreign currency (null: the payment's and the invoice's are
+    # the base currency): what the invoice was settled with in its own currency, the rate
+    # (invoice currency per unit of the payment's), what the money was worth in the base
+    # currency, and the realised exchange difference (base; a gain when positive).
+    invoice_amount = money_field(null=True, blank=True)
+    exchange_rate = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    base_amount = money_field(null=True, blank=True)
+    exchange_difference = money_field(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -249,6 +302,11 @@ class PaymentAllocation(OrgScopedModel):
     @property
     def is_active(self) -> bool:
         return self.unapplied_at is None
+
+    @property
+    def settled_amount(self) -> Decimal:
+        """What the allocation took off the invoice's balance, in the invoice's currency."""
+        return self.amount if self.invoice_amount is None else self.invoice_amount
 
 
 class MatchSuggestion(models.Model):
@@ -319,3 +377,30 @@ class PayerCustomerHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payer_key} → {self.customer_id} x{self.count}"
+
+
+class CreditRefund(OrgScopedModel):
+    """Customer credit paid back: an outgoing payment of (part of) a payment's remainder,
+    with its journal entry (the remainder received on account, and paid back)."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="refunds")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    amount = money_field()
+    currency = models.CharField(max_length=3, blank=True, default="")
+    refund_date = models.DateField()
+    method = models.CharField(max_length=100, blank=True, default="")
+    reference = models.CharField(max_length=255, blank=True, default="")
+    journal_entry = models.OneToOneField(
+        "receivables.JournalEntry", on_delete=models.RESTRICT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-refund_date", "-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credit_refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} refunded of {self.payment_id}"

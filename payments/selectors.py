@@ -312,7 +312,8 @@ def customer_unapplied_cash(payments) -> list[dict]:
     return list(
         payments.order_by()
         .values("currency")
-        .annotate(total=Sum(F("amount") - F("applied_amount")))  # as Payment.unapplied_amount
+        # as Payment.unapplied_amount
+        .annotate(total=Sum(F("amount") - F("applied_amount") - F("refunded_amount")))
         .filter(total__gt=0)
         .order_by("currency")
     )

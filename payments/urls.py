@@ -1,7 +1,7 @@
 from django.urls import path
 
 from payments import views
-from payments.views import queue
+from payments.views import credit, queue
 
 app_name = "payments"
 
@@ -24,4 +24,17 @@ urlpatterns = [
     path("<uuid:pk>/remember-payer", queue.remember_payer, name="remember-payer"),
     path("invoice/<uuid:invoice_id>/", views.invoice_panel, name="invoice-panel"),
     path("customer/<uuid:customer_id>/", views.customer_panel, name="customer-panel"),
+    path(
+        "customer/<uuid:customer_id>/credit/", credit.customer_credit_panel, name="customer-credit"
+    ),
+    path(
+        "customer/<uuid:customer_id>/credit/<uuid:payment_id>/apply",
+        credit.credit_apply,
+        name="customer-credit-apply",
+    ),
+    path(
+        "customer/<uuid:customer_id>/credit/<uuid:payment_id>/refund",
+        credit.credit_refund,
+        name="customer-credit-refund",
+    ),
 ]

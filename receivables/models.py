@@ -370,6 +370,11 @@ class JournalLine(models.Model):
     fund = models.ForeignKey(Fund, on_delete=models.RESTRICT, related_name="+")
     debit = money_field(default=ZERO)
     credit = money_field(default=ZERO)
+    # The transaction currency of the line (ISO 4217; blank: the base currency, the debit or
+    # credit is all there is) and the line's amount in it, signed: positive on the debit
+    # side, negative on the credit side. ``debit``/``credit`` are always in the base currency.
+    currency = models.CharField(max_length=3, blank=True, default="")
+    amount_currency = money_field(null=True, blank=True)
 
     objects = ImmutableQuerySet.as_manager()
 
@@ -377,9 +382,25 @@ class JournalLine(models.Model):
         ordering = ["id"]
         indexes = [models.Index(fields=["account", "fund"], name="journal_line_account_fund")]
         constraints = [
+            # A line moves base money on one side; or, in a foreign currency, only the
+            # transaction amount (what a rate rounds to no cent of base money).
             models.CheckConstraint(
-                condition=(Q(debit__gt=0) & Q(credit=0)) | (Q(credit__gt=0) & Q(debit=0)),
+                condition=(Q(debit__gt=0) & Q(credit=0))
+                | (Q(credit__gt=0) & Q(debit=0))
+                | (Q(debit=0) & Q(credit=0) & ~Q(currency="") & ~Q(amount_currency=0)),
                 name="journal_line_one_side",
+            ),
+            models.CheckConstraint(
+                condition=(Q(currency="") & Q(amount_currency__isnull=True))
+                | (~Q(currency="") & Q(amount_currency__isnull=False)),
+                name="journal_line_currency_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_currency__isnull=True)
+                | Q(debit=0, credit=0)
+                | Q(debit__gt=0, amount_currency__gte=0)
+                | Q(credit__gt=0, amount_currency__lte=0),
+                name="journal_line_currency_side",
             ),
         ]
 

@@ -9,12 +9,17 @@ each entry in ``[date_from, date_to]`` is a line with the running balance, and t
 balance is the opening plus the lines. The aging buckets are the invoices' balances as of
 ``date_to`` by days past due on ``date_to``; they add up to the closing balance.
 
+Amounts are in the invoices' own currency, never converted: a customer with invoices in
+several currencies gets a statement per currency (``Statement.others``), each with its own
+balances and aging. A line in another currency than the base reads its ``amount_currency``
+(the ledger's debits and credits are in base).
+
 One query, whatever the number of entries; money is ``Decimal`` throughout (summed here,
 not with ``SUM()``: SQLite aggregates decimals as floats).
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -101,6 +106,13 @@ class Statement:
     total_credits: Decimal
     closing_balance: Decimal
     aging: list[AgingBucket]
+    # The same customer's statements in its other currencies (none when it has one).
+    others: tuple["Statement", ...] = ()
+
+    @property
+    def sections(self) -> tuple["Statement", ...]:
+        """This statement and those in the other currencies, base currency first."""
+        return (self, *self.others)
 
 
 # --- the period --------------------------------------------------------------------------------
@@ -174,8 +186,11 @@ def _receivable_rows(organization, customer: Customer, date_to: date):
             "entry__invoice_id",
             "entry__invoice__invoice_number",
             "entry__invoice__due_date",
+            "entry__invoice__currency",
             "debit",
             "credit",
+            "currency",
+            "amount_currency",
         )
     )
 
@@ -190,16 +205,30 @@ class _Entry:
     invoice_id: UUID
     invoice_number: str
     due_date: date
+    currency: str
     debit: Decimal = ZERO
     credit: Decimal = ZERO
 
 
+def _own_amounts(debit, credit, line_currency, amount_currency) -> tuple[Decimal, Decimal]:
+    """A line's debit and credit in its invoice's currency: its ``amount_currency`` (signed,
+    debit positive) when it has one, else its debit and credit (base money)."""
+    if not line_currency or amount_currency is None:
+        return debit, credit
+    return (amount_currency, ZERO) if amount_currency >= 0 else (ZERO, -amount_currency)
+
+
 def _entries(rows) -> list[_Entry]:
-    """The rows summed per journal entry (an entry has one receivable line per fund)."""
+    """The rows summed per journal entry (an entry has one receivable line per fund), in the
+    invoice's currency."""
     entries: list[_Entry] = []
-    for entry_id, day, kind, source, memo, invoice_id, number, due, debit, credit in rows:
+    for row in rows:
+        entry_id, day, kind, source, memo, invoice_id, number, due, currency = row[:9]
+        debit, credit = _own_amounts(*row[9:])
         if not entries or entries[-1].id != entry_id:
-            entries.append(_Entry(entry_id, day, kind, source, memo, invoice_id, number, due))
+            entries.append(
+                _Entry(entry_id, day, kind, source, memo, invoice_id, number, due, currency)
+            )
         entries[-1].debit += debit
         entries[-1].credit += credit
     return entries
@@ -242,10 +271,27 @@ def _aging(entries: list[_Entry], date_to: date) -> list[AgingBucket]:
 def customer_statement(
     *, organization, customer: Customer, date_from: date, date_to: date
 ) -> Statement:
-    """The statement of ``customer`` (of ``organization``) for ``[date_from, date_to]``."""
+    """The statement of ``customer`` (of ``organization``) for ``[date_from, date_to]``: in
+    the base currency (or the customer's one currency, when that is another), with one in
+    each other currency its invoices are in as ``others``."""
     if customer.organization_id != getattr(organization, "pk", organization):
         raise ValueError("The customer is not the organization's.")
-    entries = _entries(_receivable_rows(organization, customer, date_to))
+    by_currency: dict[str, list[_Entry]] = {}
+    for entry in _entries(_receivable_rows(organization, customer, date_to)):
+        by_currency.setdefault(entry.currency, []).append(entry)
+    base = (getattr(organization, "currency", "") or "USD").upper()
+    currencies = sorted(by_currency, key=lambda code: (code != base, code)) or [base]
+    first, *others = (
+        _statement(customer, code, by_currency.get(code, []), date_from, date_to)
+        for code in currencies
+    )
+    return replace(first, others=tuple(others))
+
+
+def _statement(
+    customer: Customer, currency: str, entries: list[_Entry], date_from: date, date_to: date
+) -> Statement:
+    """The statement of ``entries`` (one currency's) for ``[date_from, date_to]``."""
     opening = sum((e.debit - e.credit for e in entries if e.date < date_from), ZERO)
     balance = opening
     lines = []
@@ -269,7 +315,7 @@ def customer_statement(
         )
     return Statement(
         customer=customer,
-        currency=getattr(organization, "currency", "") or "USD",
+        currency=currency,
         date_from=date_from,
         date_to=date_to,
         opening_balance=opening,

@@ -2,15 +2,30 @@
 
 import csv
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import chain
 
 from django.contrib import messages
-from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Round
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from arpilot.currencies import currency_places
 from arpilot.errors import ApplicationError
 from arpilot.money import ZERO
 from arpilot.workspace import (
@@ -30,7 +45,7 @@ from receivables.forms import (
     invoice_sort,
     sort_columns,
 )
-from receivables.models import Invoice, JournalEntry, JournalLine
+from receivables.models import ExchangeRate, Invoice, JournalEntry, JournalLine
 
 # (key, label, oldest days past due, newest days past due); None = open-ended.
 AGING_BUCKETS = [
@@ -57,40 +72,216 @@ def aging_condition(key: str, today: date) -> Q:
     raise KeyError(key)
 
 
-def aging_summary(invoices, today: date, **extra) -> dict:
-    """Open and overdue totals and the aging buckets of ``invoices`` (and any ``extra``
-    aggregates), in one query. Overdue is the status, as the invoice list filters it."""
+def base_currency(organization) -> str:
+    """The organization's base currency (ISO 4217, upper-case)."""
+    return (getattr(organization, "currency", "") or "USD").upper()
+
+
+RATE_FIELD = DecimalField(max_digits=20, decimal_places=10)
+BASE_MONEY = DecimalField(max_digits=24, decimal_places=2)
+
+
+def booked_rate(organization, prefix: str = ""):
+    """The base-currency rate an invoice was booked at, as an SQL expression: 1 in the base
+    currency, else ``Invoice.exchange_rate``, else the organization's rate table (the latest
+    on or before the issue date); null when there is none. ``prefix`` reaches the invoice
+    through a relation (``"invoice__"``)."""
+    table = (
+        ExchangeRate.objects.for_org(organization)
+        .filter(
+            currency=OuterRef(f"{prefix}currency"),
+            date__lte=OuterRef(f"{prefix}issue_date"),
+        )
+        .order_by("-date")
+        .values("rate")[:1]
+    )
+    return Case(
+        When(**{f"{prefix}currency": base_currency(organization)}, then=Value(Decimal(1))),
+        default=Coalesce(F(f"{prefix}exchange_rate"), Subquery(table)),
+        output_field=RATE_FIELD,
+    )
+
+
+def in_base(amount_field: str, rate_field: str, places: int):
+    """``amount * rate`` rounded to the base currency's places, per row."""
+    return Round(F(amount_field) * F(rate_field), places, output_field=BASE_MONEY)
+
+
+def round_base(amount: Decimal | None, places: int) -> Decimal:
+    """A sum of base amounts as ``Decimal`` with the base's places (ROUND_HALF_UP; SQLite sums
+    decimals as floats, so the sum is re-read through its text)."""
+    amount = ZERO if amount is None else Decimal(str(amount))
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _aging_figures(today: date, sales_since: date | None) -> dict[str, tuple[str, Q]]:
+    """Each figure of the aging summary: (amount field, which invoices)."""
     open_q = Q(status__in=Invoice.OPEN_STATUSES)
-    overdue_q = Q(status=Invoice.Status.OVERDUE)
-    aggregates = {
-        "open_total": Sum("amount_due", filter=open_q, default=ZERO),
-        "open_count": Count("id", filter=open_q),
-        "overdue_total": Sum("amount_due", filter=overdue_q, default=ZERO),
-        "overdue_count": Count("id", filter=overdue_q),
-        **extra,
+    figures = {
+        "open": ("amount_due", open_q),
+        "overdue": ("amount_due", Q(status=Invoice.Status.OVERDUE)),
+        **{
+            f"bucket_{key}": ("amount_due", open_q & aging_condition(key, today))
+            for key, *_ in AGING_BUCKETS
+        },
     }
-    for key, *_ in AGING_BUCKETS:
-        condition = open_q & aging_condition(key, today)
-        aggregates[f"bucket_{key}"] = Sum("amount_due", filter=condition, default=ZERO)
-        aggregates[f"count_{key}"] = Count("id", filter=condition)
-    return _with_buckets(invoices.aggregate(**aggregates))
+    if sales_since is not None:
+        issued = Q(status__in=Invoice.ISSUED_STATUSES) & Q(issue_date__gt=sales_since)
+        figures["sales"] = ("amount", issued)
+    return figures
 
 
-def _with_buckets(row: dict) -> dict:
+def _per_currency_rows(invoices, organization, figures, places: int) -> list[dict]:
+    """One row per currency of ``invoices``: each figure's total in that currency, in base
+    (of the invoices with a rate) and its count, and the open invoices with no rate (one
+    query, a row per currency)."""
+    rated = Q(base_rate__isnull=False)
+    aggregates = {}
+    for name, (field, condition) in figures.items():
+        aggregates[f"{name}_total"] = Sum(field, filter=condition, default=ZERO)
+        aggregates[f"{name}_base"] = Sum(
+            in_base(field, "base_rate", places), filter=condition & rated, default=ZERO
+        )
+        aggregates[f"{name}_count"] = Count("id", filter=condition)
+    open_q = figures["open"][1]
+    aggregates["unrated_count"] = Count("id", filter=open_q & ~rated)
+    aggregates["unrated_total"] = Sum("amount_due", filter=open_q & ~rated, default=ZERO)
+    return list(
+        invoices.order_by()
+        .annotate(base_rate=booked_rate(organization))
+        .values("currency")
+        .annotate(**aggregates)
+        .order_by("currency")
+    )
+
+
+def _buckets(totals: dict, counts: dict) -> list[dict]:
     buckets = [
-        {
-            "key": key,
-            "label": label,
-            "total": row.pop(f"bucket_{key}"),
-            "count": row.pop(f"count_{key}"),
-        }
+        {"key": key, "label": label, "total": totals[key], "count": counts[key]}
         for key, label, *_ in AGING_BUCKETS
     ]
     largest = max((bucket["total"] for bucket in buckets), default=ZERO)
     for bucket in buckets:
         bucket["share"] = int(bucket["total"] / largest * 100) if largest > 0 else 0
-    row["buckets"] = buckets
-    return row
+    return buckets
+
+
+def _currency_row(row: dict, base: str, places: int) -> dict:
+    """A currency's figures: in its own currency, and the open ones in base."""
+    own_places = currency_places(row["currency"])
+
+    def own(amount):
+        return round_base(amount, min(own_places, 2))
+
+    keys = [key for key, *_ in AGING_BUCKETS]
+    return {
+        "currency": row["currency"],
+        "is_base": row["currency"] == base,
+        "open_total": own(row["open_total"]),
+        "open_count": row["open_count"],
+        "open_base": round_base(row["open_base"], places),
+        "overdue_total": own(row["overdue_total"]),
+        "overdue_count": row["overdue_count"],
+        "overdue_base": round_base(row["overdue_base"], places),
+        "buckets": _buckets(
+            {key: own(row[f"bucket_{key}_total"]) for key in keys},
+            {key: row[f"bucket_{key}_count"] for key in keys},
+        ),
+        "unrated_count": row["unrated_count"],
+        "unrated_total": own(row["unrated_total"]),
+    }
+
+
+def aging_summary(invoices, today: date, *, organization, sales_since: date | None = None) -> dict:
+    """Open and overdue totals and the aging buckets of ``invoices`` in the organization's
+    base currency (each invoice's amount due times the rate it was booked at, rounded to the
+    base's places), with the same figures per currency (``currencies``), in one query
+    whatever the number of invoices or currencies. An open invoice in another currency with
+    no rate is counted but left out of the base totals (``unrated``). With ``sales_since``,
+    ``sales`` is what was issued after that day, in base. Overdue is the status, as the
+    invoice list filters it."""
+    base = base_currency(organization)
+    places = currency_places(base)
+    figures = _aging_figures(today, sales_since)
+    rows = _per_currency_rows(invoices, organization, figures, places)
+
+    def total(name: str) -> Decimal:
+        return round_base(sum((row[f"{name}_base"] or ZERO for row in rows), ZERO), places)
+
+    def count(name: str) -> int:
+        return sum(row[f"{name}_count"] for row in rows)
+
+    keys = [key for key, *_ in AGING_BUCKETS]
+    currencies = sorted(
+        (_currency_row(row, base, places) for row in rows if row["open_count"]),
+        key=lambda row: (not row["is_base"], row["currency"]),
+    )
+    summary = {
+        "currency": base,
+        "open_total": total("open"),
+        "open_count": count("open"),
+        "overdue_total": total("overdue"),
+        "overdue_count": count("overdue"),
+        "buckets": _buckets(
+            {key: total(f"bucket_{key}") for key in keys},
+            {key: count(f"bucket_{key}") for key in keys},
+        ),
+        "currencies": currencies,
+        "foreign": any(not row["is_base"] for row in currencies),
+        "unrated": [row for row in currencies if row["unrated_count"]],
+        "unrated_count": sum(row["unrated_count"] for row in currencies),
+    }
+    if sales_since is not None:
+        summary["sales"] = total("sales")
+    return summary
+
+
+def invoice_totals(queryset, organization) -> dict:
+    """How many invoices ``queryset`` holds and their amount and amount due in the base
+    currency (each at its booked rate; those with no rate left out and counted in
+    ``unrated_count``), with the same per currency (one query, a row per currency)."""
+    base = base_currency(organization)
+    places = currency_places(base)
+    rated = Q(base_rate__isnull=False)
+    rows = list(
+        queryset.order_by()
+        .annotate(base_rate=booked_rate(organization))
+        .values("currency")
+        .annotate(
+            count=Count("id"),
+            own_amount=Sum("amount", default=ZERO),
+            own_amount_due=Sum("amount_due", default=ZERO),
+            amount_base=Sum(in_base("amount", "base_rate", places), filter=rated, default=ZERO),
+            amount_due_base=Sum(
+                in_base("amount_due", "base_rate", places), filter=rated, default=ZERO
+            ),
+            unrated_count=Count("id", filter=~rated),
+        )
+        .order_by("currency")
+    )
+    currencies = sorted(
+        (
+            {
+                "currency": row["currency"],
+                "is_base": row["currency"] == base,
+                "count": row["count"],
+                "amount": round_base(row["own_amount"], 2),
+                "amount_due": round_base(row["own_amount_due"], 2),
+                "unrated_count": row["unrated_count"],
+            }
+            for row in rows
+        ),
+        key=lambda row: (not row["is_base"], row["currency"]),
+    )
+    return {
+        "currency": base,
+        "count": sum(row["count"] for row in rows),
+        "amount": round_base(sum((row["amount_base"] for row in rows), ZERO), places),
+        "amount_due": round_base(sum((row["amount_due_base"] for row in rows), ZERO), places),
+        "currencies": currencies,
+        "foreign": any(not row["is_base"] for row in currencies),
+        "unrated_count": sum(row["unrated_count"] for row in rows),
+    }
 
 
 def _filtered_invoices(request):
@@ -147,7 +338,7 @@ def invoice_list(request):
             "chips": _filter_chips(request, filterset),
             "sort": sort,
             "columns": {c["key"]: c for c in sort_columns(request.GET, sort)},
-            "totals": selectors.invoice_totals(queryset),
+            "totals": invoice_totals(queryset, request.organization),
             "export_query": export_query.urlencode(),
             "page_obj": page,
             "invoices": page.object_list,
@@ -265,7 +456,7 @@ def customer_receivables(request, customer_id):
     customer = org_object_or_404(Customer.objects.for_org(organization), pk=customer_id)
     today = organization_today(organization)
     invoices = Invoice.objects.for_org(organization).filter(customer=customer)
-    summary = aging_summary(invoices, today)
+    summary = aging_summary(invoices, today, organization=organization)
     open_invoices = invoices.open().order_by("due_date", "invoice_number")[:100]
     return render(
         request,

@@ -26,6 +26,7 @@ class AccountingChange(OrgScopedModel):
         PAYMENT_UNAPPLIED = "payment_unapplied", "Payment unapplied"
         WRITE_OFF = "write_off", "Write-off"
         CREDIT_NOTE = "credit_note", "Credit note"
+        REFUND = "refund", "Refund of customer credit"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -125,6 +126,7 @@ class AccountingChange(OrgScopedModel):
                         "payment_unapplied",
                         "write_off",
                         "credit_note",
+                        "refund",
                     ]
                 ),
                 name="change_type_valid",

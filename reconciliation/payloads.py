@@ -161,6 +161,8 @@ def _default_lines(change_type: str, *, organization_id, amount: Decimal, invoic
         "write_off": (lambda: _write_off_account(organization_id), lambda: receivable),
         # A credit note lowers revenue (its own contra account when an entry backs it).
         "credit_note": (revenue, lambda: receivable),
+        # Customer credit paid back (payments.services.credit): an outgoing payment.
+        "refund": (lambda: receivable, cash),
     }
     debit_account, credit_account = debit_credit[change_type]
     debit_account, credit_account = debit_account(), credit_account()
@@ -182,6 +184,7 @@ _MEMOS = {
     "payment_unapplied": "Payment {reference} unapplied from invoice {invoice}",
     "write_off": "Short-payment written off on invoice {invoice}",
     "credit_note": "Credit note on invoice {invoice}",
+    "refund": "Credit of payment {reference} refunded to {customer}",
 }
 
 
@@ -222,6 +225,8 @@ def payload_build(
             .values_list("date", flat=True)
             .first()
         )
+    elif extra.get("ledger_lines") == "none":  # nothing posted: a credit note applied (AR to AR)
+        lines = []
     else:
         lines = _default_lines(
             change_type, organization_id=organization.pk, amount=amount, invoice=invoice

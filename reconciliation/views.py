@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from arpilot.errors import ApplicationError
-from arpilot.money import ZERO
 from arpilot.templatetags.money import format_money
 from arpilot.workspace import (
     base_template,
@@ -84,15 +83,12 @@ def dashboard(request):
     (three aggregate queries, whatever the number of rows)."""
     organization = request.organization
     today = organization_today(organization)
-    issued = Q(status__in=Invoice.ISSUED_STATUSES)
+    # In the base currency (each invoice at its booked rate), with the figures per currency.
     summary = aging_summary(
         Invoice.objects.for_org(organization),
         today,
-        sales=Sum(
-            "amount",
-            filter=issued & Q(issue_date__gt=today - timedelta(days=DSO_DAYS)),
-            default=ZERO,
-        ),
+        organization=organization,
+        sales_since=today - timedelta(days=DSO_DAYS),
     )
     summary["dso"] = _dso(summary["open_total"], summary["sales"])
     payments = Payment.objects.for_org(organization).aggregate(

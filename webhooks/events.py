@@ -32,6 +32,17 @@ EVENT_TYPES: dict[str, str] = {
     "the invoice's remainder is out of dunning while it is open. `data`: the deduction.",
     "deduction.resolved": "A deduction was resolved (write_off, credit_note, rebill or "
     "collected). `data`: the deduction.",
+    "customer.credit_refunded": "Customer credit was paid back (an outgoing payment of a "
+    "payment's remainder). `data`: the refund (`id`, `customer_id`, `payment_id`, `amount`, "
+    "`currency`, `date`, `method`, `reference`, `journal_entry_id`, `accounting_change_id`).",
+    "credit_note.created": "A credit note was created (a draft, or posted at once). `data`: "
+    "the credit note as the API renders it.",
+    "credit_note.posted": "A credit note was posted to the ledger. `data`: the credit note.",
+    "credit_note.applied": "A credit note was applied to invoices (`allocations`). `data`: "
+    "the credit note.",
+    "credit_note.unapplied": "Allocations of a credit note were taken back (`unapplied_at`). "
+    "`data`: the credit note.",
+    "credit_note.voided": "A credit note was voided. `data`: the credit note.",
     "webhook.test": "Sent by `POST /api/v1/webhooks/{id}/test` to that endpoint only. "
     "`data`: `{endpoint_id, message}`.",
 }

@@ -1,5 +1,5 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -19,10 +19,45 @@ AGING_HELP = (
         for name, first, last in AGING_BUCKETS
     )
     + "; one row per reason with open deductions (by name), then a total row "
-    "(`reason_code` null)."
+    "(`reason_code` null). Amounts are in the organization's base currency (`currency`): each "
+    "deduction at its invoice's booked rate (`exchange_rate`, else the rate table's latest on "
+    "or before the issue date), rounded half up to the base's places; `currencies` breaks "
+    "each row down per currency (amounts in that currency)."
 )
 
 AGING_FILTERS = ("reason_code", "customer_id")
+
+
+class AgingCurrencySerializer(serializers.Serializer):
+    currency = serializers.CharField(help_text="The invoices' currency (ISO 4217)")
+    count = serializers.IntegerField()
+    days_0_30 = s._money(read_only=True, help_text="In `currency`")
+    days_31_60 = s._money(read_only=True, help_text="In `currency`")
+    days_61_90 = s._money(read_only=True, help_text="In `currency`")
+    days_over_90 = s._money(read_only=True, help_text="In `currency`")
+    total = s._money(read_only=True, help_text="In `currency`")
+    total_base = s._money(
+        read_only=True,
+        help_text="`total` in the base currency at the invoices' booked rates (without those "
+        "that have no rate)",
+    )
+    unrated_count = serializers.IntegerField(
+        help_text="Deductions whose invoice has no exchange rate (not in `total_base`)"
+    )
+
+
+class CurrencyAgingRowSerializer(s.AgingRowSerializer):
+    currency = serializers.CharField(
+        help_text="The organization's base currency: the row's amounts are in it"
+    )
+    unrated_count = serializers.IntegerField(
+        help_text="Deductions on an invoice in another currency with no exchange rate (booked "
+        "or in the rate table on or before its issue date): in `count` and under their "
+        "currency in `currencies`, left out of the base amounts"
+    )
+    currencies = AgingCurrencySerializer(
+        many=True, help_text="The same figures per currency of the deductions' invoices"
+    )
 
 
 class DeductionViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
@@ -88,7 +123,7 @@ class DeductionViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
             OpenApiParameter("reason_code", str, description="The reason's code"),
             OpenApiParameter("customer_id", str, description="The customer (a UUID)"),
         ],
-        responses={200: s.AgingRowSerializer(many=True)},
+        responses={200: CurrencyAgingRowSerializer(many=True)},
     )
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def aging(self, request):
@@ -102,7 +137,7 @@ class DeductionViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
             tz=zone(self.organization.timezone),
             queryset=filterset.qs,
         )
-        data = s.AgingRowSerializer(rows, many=True).data
+        data = CurrencyAgingRowSerializer(rows, many=True).data
         return Response({"data": data}, status=status.HTTP_200_OK)
 
 

@@ -1,6 +1,7 @@
 import json
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from arpilot.api.schema import BareSerializer
@@ -19,6 +20,32 @@ def money_out(**kwargs) -> serializers.DecimalField:
 
 
 # --- output -------------------------------------------------------------------------------------
+
+
+EXCHANGE_RATE_HELP = (
+    "Applying to an invoice of another currency: how many units of the invoice's currency "
+    "one unit of the payment's currency settles (e.g. 1.0825 when 100 EUR settles 108.25 "
+    "USD: `amount` times `exchange_rate`, rounded half up to the invoice currency's places; the "
+    "least amount that covers an invoice's open balance settles all of it). Left out, the "
+    "organization's rates of the payment date (`GET /api/v1/exchange-rates`: both currencies "
+    "known against the base); without either it is a 400 naming `exchange_rate`. Greater "
+    "than zero, at most 10 decimal places. The invoice is settled in its currency; the "
+    "money is valued in the base currency at the table's rate of the payment's currency on "
+    "the payment date (else at this rate), the receivable relieved at the invoice's booked "
+    "rate, and the difference posted as a realised exchange gain or loss (account 7900). "
+    "Within one currency the rate is 1 (another value is a 400). Never used by auto-apply."
+)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "1.0825"})
+class ExchangeRateField(serializers.DecimalField):
+    """A rate as exact decimal text (``1.0825``); the service checks its range and places."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=40, decimal_places=20, **kwargs)
+
+    def to_representation(self, value):
+        return f"{Decimal(value).normalize():f}"
 
 
 class AllocationSerializer(serializers.Serializer):
@@ -193,7 +220,17 @@ class PaymentCreateSerializer(serializers.Serializer):
 
 class AllocationInputSerializer(serializers.Serializer):
     invoice_id = serializers.UUIDField()
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text="Money of the payment, in the payment's currency",
+    )
+    exchange_rate = ExchangeRateField(
+        required=False,
+        help_text="For an invoice of another currency: this allocation's rate (else the "
+        "request's `exchange_rate`, else the organization's rates). " + EXCHANGE_RATE_HELP,
+    )
 
     def validate(self, attrs):
         # A PATCH validates partially, nested items included; an allocation needs both.
@@ -212,15 +249,18 @@ class PaymentUpdateSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         help_text="Apply the payment to this invoice (as much as its open balance takes; "
-        "replaces other allocations). null unapplies the payment. A payment applies only to "
-        "invoices of its own currency (invoices are in the organization's): another is a 400.",
+        "replaces other allocations). null unapplies the payment. An invoice of another "
+        "currency is settled at `exchange_rate` (or the organization's rates of the payment "
+        "date; without either a 400 naming `exchange_rate`).",
     )
+    exchange_rate = ExchangeRateField(required=False, help_text=EXCHANGE_RATE_HELP)
     allocations = AllocationInputSerializer(
         many=True,
         required=False,
         help_text="Extension: spread the payment over invoices (replaces the current "
         "allocations; [] unapplies). Whatever is not allocated stays as unapplied credit. "
-        "A payment in another currency than the organization's cannot be allocated (400).",
+        "Amounts are in the payment's currency; invoices of another currency are settled at "
+        "the allocation's or the request's `exchange_rate` (or the organization's rates).",
     )
     write_off_short_payment = serializers.BooleanField(
         required=False,

@@ -95,3 +95,22 @@ def payer_alias_rename(*, organization, alias_id, payer_name: str) -> PayerCusto
 def payer_alias_forget(*, organization, alias_id) -> None:
     """Forget a learned payer name: matching no longer counts it for that customer."""
     _alias_for_update(organization, alias_id).delete()
+
+
+def payer_aliases_unlearn(payment, customer_ids) -> int:
+    """A clerk moved the payment's money away from these customers (unapplied it from their
+    invoices, or reassigned it): what matching learned from this payer for them was wrong.
+    Each learned match counts one less; at none the alias is gone. How many were forgotten.
+
+    Called in the clerk's transaction with the customers that lost the payment and gained
+    nothing back from it."""
+    key = payer_key(payment.payer_name)
+    customers = sorted({customer for customer in customer_ids if customer}, key=str)
+    if not key or not customers:
+        return 0
+    learned = PayerCustomerHistory.objects.for_org(payment.organization_id).filter(
+        payer_key=key, customer_id__in=customers
+    )
+    deleted, _ = learned.filter(count__lte=1).delete()
+    learned.update(count=F("count") - 1)  # those left counted more than one
+    return deleted

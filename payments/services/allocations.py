@@ -10,13 +10,13 @@ invoices' locks through ``lock_invoices``, in that order (see ``money``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
 from arpilot import hooks
-from arpilot.currencies import cross_currency_reason
+from arpilot.currencies import amount_check
 from arpilot.errors import ValidationFailed
 from credits.services import deduction_open
 from payments import lock_objects
@@ -24,7 +24,13 @@ from payments.models import ZERO, Payment, PaymentAllocation
 from payments.services.common import organization_currency, payment_settings_get
 from receivables import lock_objects as invoice_locks
 from receivables.models import Account, Invoice
+from receivables.selectors import rate_on
 from receivables.services import account_create, invoice_apply_payment, invoice_unapply_payment
+from receivables.services.invoice_money import Received
+from receivables.services.ledger import currency_unit, to_base
+from receivables.services.rates import RATE_PLACES, RateError, rate_value
+
+RATE_UNIT = Decimal(1).scaleb(-RATE_PLACES)
 
 WRITE_OFF_ACCOUNT_NUMBER = 6950
 WRITE_OFF_ACCOUNT_NAME = "Short-payment write-offs"
@@ -32,11 +38,121 @@ WRITE_OFF_ACCOUNT_NAME = "Short-payment write-offs"
 
 @dataclass(frozen=True)
 class AllocationSpec:
-    """Apply ``amount`` (None: as much as the invoice's open balance takes) to the invoice."""
+    """Apply ``amount`` (None: as much as the invoice's open balance takes) to the invoice;
+    across currencies at ``exchange_rate`` (invoice currency per unit of the payment's;
+    None: the organization's rates of the payment date)."""
 
     invoice_id: object
     amount: Decimal | None
     field: str  # the request field to name in errors
+    exchange_rate: Decimal | None = None
+    rate_field: str = "exchange_rate"
+
+
+# --- currencies -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How a payment's money meets an invoice of another currency, or of the same foreign
+    currency: ``rate`` is the invoice's currency per unit of the payment's (1 for the same
+    currency); ``base_rate`` what one unit of the payment's currency is worth in the base
+    currency on the payment date (None: the payment is in the base currency)."""
+
+    paid_in: str
+    invoice_currency: str
+    rate: Decimal
+    base_rate: Decimal | None
+    base: str
+
+    def settled(self, amount: Decimal) -> Decimal:
+        """``amount`` of the payment in the invoice's currency (rounded half up to its unit)."""
+        return (amount * self.rate).quantize(
+            currency_unit(self.invoice_currency), rounding=ROUND_HALF_UP
+        )
+
+    def covering(self, due: Decimal) -> Decimal:
+        """The least amount of the payment that settles ``due`` of the invoice."""
+        unit = currency_unit(self.paid_in)
+        amount = (due / self.rate).quantize(unit, rounding=ROUND_CEILING)
+        while amount > unit and self.settled(amount - unit) >= due:
+            amount -= unit
+        return amount
+
+    def received(self, amount: Decimal) -> Received:
+        """The money, for the ledger: in its currency and worth in the base currency."""
+        if self.base_rate is None:
+            return Received(currency="", amount=amount, base_amount=amount)
+        base_amount = (amount * self.base_rate).quantize(
+            currency_unit(self.base), rounding=ROUND_HALF_UP
+        )
+        return Received(currency=self.paid_in, amount=amount, base_amount=base_amount)
+
+
+def _rate_refused(field: str, reason: str):
+    return ValidationFailed(reason, fields={field: [reason]})
+
+
+def _given_rate(value, field: str) -> Decimal:
+    try:
+        return rate_value(value)
+    except RateError as error:
+        raise _rate_refused(field, error.reason) from None
+
+
+def _quantized_rate(value: Decimal) -> Decimal:
+    return value.quantize(RATE_UNIT, rounding=ROUND_HALF_UP)
+
+
+def payment_conversion(
+    payment: Payment, invoice: Invoice, exchange_rate=None, field: str = "exchange_rate"
+) -> Conversion | None:
+    """How the payment's money meets the invoice (None: both in the base currency, as
+    always). Across currencies the rate is ``exchange_rate`` (invoice currency per unit of
+    the payment's) or the organization's rates of the payment date, both currencies known
+    against the base; without either, a 400 naming ``field``. The money is valued in the
+    base currency at the table's rate of its currency on the payment date (else at the rate
+    given, or at the invoice's booked rate: then there is no exchange difference)."""
+    base = organization_currency(payment.organization)
+    paid_in = (payment.currency or "").upper() or base
+    invoice_in = (invoice.currency or "").upper() or base
+    if paid_in == invoice_in == base and invoice.exchange_rate is None:
+        if exchange_rate is not None and _given_rate(exchange_rate, field) != 1:
+            raise _rate_refused(field, f"The payment and the invoice are in {base}: the rate is 1.")
+        return None
+    organization, day = payment.organization, payment.payment_date
+    table_paid = None if paid_in == base else rate_on(organization, paid_in, day)
+    if paid_in == invoice_in:
+        if exchange_rate is not None and _given_rate(exchange_rate, field) != 1:
+            raise _rate_refused(
+                field, f"The payment and the invoice are both in {paid_in}: the rate is 1."
+            )
+        rate = Decimal(1)
+    elif exchange_rate is not None:
+        rate = _given_rate(exchange_rate, field)
+    else:
+        table_invoice = Decimal(1) if invoice_in == base else rate_on(organization, invoice_in, day)
+        known_paid = Decimal(1) if paid_in == base else table_paid
+        if known_paid is None or table_invoice is None:
+            missing = paid_in if known_paid is None else invoice_in
+            raise _rate_refused(
+                field,
+                f"This payment is in {paid_in}; the invoice is in {invoice_in}. Send "
+                f"exchange_rate ({invoice_in} per {paid_in}) or record a {missing} rate on or "
+                f"before {day} (POST /api/v1/exchange-rates).",
+            )
+        rate = _quantized_rate(known_paid / table_invoice)
+    if paid_in == base:
+        base_rate = None
+    elif table_paid is not None:
+        base_rate = table_paid
+    elif invoice_in == base:
+        base_rate = rate
+    else:  # no rate of the payment's currency: at the invoice's booked rate
+        base_rate = _quantized_rate((invoice.exchange_rate or Decimal(1)) * rate)
+    return Conversion(
+        paid_in=paid_in, invoice_currency=invoice_in, rate=rate, base_rate=base_rate, base=base
+    )
 
 
 def active_allocations(payment: Payment) -> list[PaymentAllocation]:
@@ -126,19 +242,70 @@ def _entry_payload(entry) -> dict:
     return {"journal_entry_id": str(entry.pk), "date": entry.date.isoformat(), "lines": lines}
 
 
+_CONVERT = object()
+
+
+def _exchange_payload(conversion: Conversion, allocation: PaymentAllocation, entry) -> dict:
+    """What an accounting change of money across currencies carries (money as strings)."""
+    difference = allocation.exchange_difference
+    return {
+        "exchange": {
+            "currency": conversion.paid_in,
+            "invoice_currency": conversion.invoice_currency,
+            "base_currency": conversion.base,
+            "amount": str(allocation.amount),
+            "invoice_amount": str(allocation.invoice_amount),
+            "exchange_rate": f"{conversion.rate.normalize():f}",
+            "payment_base_rate": (
+                f"{conversion.base_rate.normalize():f}" if conversion.base_rate else "1"
+            ),
+            "invoice_exchange_rate": (
+                f"{Decimal(allocation.invoice.exchange_rate).normalize():f}"
+                if allocation.invoice.exchange_rate is not None
+                else "1"
+            ),
+            "received_base": str(allocation.base_amount),
+            "receivable_base": str(entry.receivable_base),
+            "gain_loss": str(difference),
+            "kind": "gain" if difference > 0 else "loss" if difference < 0 else "none",
+        }
+    }
+
+
 def allocation_apply(
-    payment: Payment, invoice: Invoice, amount: Decimal, *, applied_by: str, field: str
+    payment: Payment,
+    invoice: Invoice,
+    amount: Decimal,
+    *,
+    applied_by: str,
+    field: str,
+    conversion=_CONVERT,
 ) -> PaymentAllocation:
+    """Apply ``amount`` of the payment (its currency) to the invoice. Across currencies (or
+    in a foreign one) ``conversion`` (default: ``payment_conversion`` from the organization's
+    rates) settles the invoice in its currency and posts the realised exchange difference."""
+    if conversion is _CONVERT:
+        conversion = payment_conversion(payment, invoice, field=field)
+    settled = amount if conversion is None else _settled_within(conversion, amount, invoice, field)
     entry = invoice_apply_payment(
         invoice=invoice,
-        amount=amount,
+        amount=settled,
         received_date=payment.payment_date,
         source="payment",
         memo=f"Payment from {payment.payer_name or 'unknown payer'} applied to invoice "
         f"{invoice.invoice_number}",
         field_name=field,
         locked=True,  # by lock_invoices, in this transaction
+        received=None if conversion is None else conversion.received(amount),
     )
+    exchange = {}
+    if conversion is not None:
+        exchange = {
+            "invoice_amount": settled,
+            "exchange_rate": conversion.rate,
+            "base_amount": entry.received_base,
+            "exchange_difference": entry.exchange_difference,
+        }
     allocation = PaymentAllocation.objects.create(
         organization_id=payment.organization_id,
         payment=payment,
@@ -146,6 +313,7 @@ def allocation_apply(
         amount=amount,
         applied_by=applied_by,
         journal_entry=entry,
+        **exchange,
     )
     payment.applied_amount += amount
     _money_event(
@@ -157,10 +325,28 @@ def allocation_apply(
             "allocation_id": str(allocation.pk),
             "applied_by": applied_by,
             **_entry_payload(entry),
+            **(_exchange_payload(conversion, allocation, entry) if conversion else {}),
         },
         entries=(entry,),
     )
     return allocation
+
+
+def _settled_within(conversion: Conversion, amount: Decimal, invoice: Invoice, field: str):
+    """What ``amount`` of the payment settles on the invoice: converted, or all it owes when
+    ``amount`` is the least that covers it (a rounding over, never money over)."""
+    settled = conversion.settled(amount)
+    if settled <= invoice.amount_due:
+        return settled
+    if amount == conversion.covering(invoice.amount_due):
+        return invoice.amount_due
+    amount_field = field.rsplit(".", 1)[0] + ".amount" if "." in field else field
+    raise ValidationFailed(
+        f"{amount} {conversion.paid_in} at {conversion.rate} is {settled} "
+        f"{conversion.invoice_currency}, more than invoice {invoice.invoice_number} owes "
+        f"({invoice.amount_due}).",
+        fields={amount_field: [f"Exceeds the invoice's open balance ({invoice.amount_due})."]},
+    )
 
 
 def allocation_unapply(
@@ -181,6 +367,17 @@ def allocation_unapply(
         locked=True,  # by lock_invoices, in this transaction
     )
     payload = {"allocation_id": str(allocation.pk), "reason": reason, **_entry_payload(reversal)}
+    if allocation.exchange_rate is not None:
+        payload["exchange"] = {
+            "currency": (payment.currency or "").upper(),
+            "invoice_currency": invoice.currency,
+            "amount": str(allocation.amount),
+            "invoice_amount": str(allocation.invoice_amount),
+            "exchange_rate": f"{allocation.exchange_rate.normalize():f}",
+            "received_base": str(allocation.base_amount),
+            "gain_loss_reversed": str(allocation.exchange_difference),
+            "rounding": str(getattr(reversal, "rounding", ZERO)),
+        }
     if allocation.write_off_entry_id:
         write_off_reversal = invoice_unapply_payment(
             invoice=invoice,
@@ -210,32 +407,20 @@ def allocation_unapply(
 def payment_currency_mismatch(payment: Payment, organization_currency: str) -> str:
     """Why the payment cannot be applied to the organization's invoices ("" when it can).
 
-    Invoices are in the organization's currency; a payment applies only to invoices of its
-    own currency (an empty payment currency is the organization's)."""
-    invoices_in = (organization_currency or "").upper()
-    paid_in = (payment.currency or "").upper() or invoices_in
-    if paid_in == invoices_in:
-        return ""
-    return (
-        f"This payment is in {paid_in}; invoices are in {invoices_in}. "
-        "A payment applies only to invoices of its own currency."
-    )
+    Kept for its callers: a payment in any currency may be applied now — to an invoice of
+    another currency at a rate (given, or the organization's), the difference a realised
+    exchange gain or loss — so this is always ""."""
+    return ""
 
 
 def check_currency(payment: Payment, organization, field: str) -> None:
-    """Refuse to apply a payment to invoices of another currency (a 400 naming ``field``)."""
-    reason = payment_currency_mismatch(payment, organization_currency(organization))
-    if reason:
-        raise ValidationFailed(reason, fields={field: [reason]})
+    """Kept for its callers: payments in any currency apply (see ``payment_conversion``)."""
 
 
-def _check_invoice(invoice: Invoice | None, field: str, paid_in: str = "") -> Invoice:
-    """The invoice money may be applied to (``paid_in``: the payment's currency)."""
+def _check_invoice(invoice: Invoice | None, field: str) -> Invoice:
+    """The invoice money may be applied to."""
     if invoice is None:
         raise ValidationFailed("Unknown invoice.", fields={field: ["Unknown invoice."]})
-    reason = cross_currency_reason(paid_in, invoice.currency) if paid_in else ""
-    if reason:  # a rate would be needed (the realised gain or loss is not built yet)
-        raise ValidationFailed(reason, fields={field: [reason], "exchange_rate": [reason]})
     if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.VOID):
         raise ValidationFailed(
             f"Invoice {invoice.invoice_number} is {invoice.status}; money cannot be applied to it.",
@@ -244,10 +429,28 @@ def _check_invoice(invoice: Invoice | None, field: str, paid_in: str = "") -> In
     return invoice
 
 
-def _target_amount(payment: Payment, spec: AllocationSpec, invoice: Invoice, available) -> Decimal:
-    """What ``spec`` asks to apply to ``invoice`` (which has ``available`` open for it)."""
+@dataclass(frozen=True)
+class Target:
+    """What the payment should hold on one invoice: ``amount`` of its money, and how it
+    meets the invoice (``conversion``; None within the base currency)."""
+
+    amount: Decimal
+    conversion: Conversion | None = None
+
+    def holds(self, allocation: PaymentAllocation) -> bool:
+        """Whether ``allocation`` already is this (same amount, at the same rate)."""
+        rate = None if self.conversion is None else self.conversion.rate
+        return allocation.amount == self.amount and allocation.exchange_rate == rate
+
+
+def _target_amount(
+    payment: Payment, spec: AllocationSpec, invoice: Invoice, available, conversion
+) -> Decimal:
+    """What ``spec`` asks to apply to ``invoice`` (which has ``available`` open for it, in
+    its currency), in the payment's currency."""
     if spec.amount is None:
-        amount = min(payment.amount, available)
+        reach = available if conversion is None else conversion.covering(available)
+        amount = min(payment.amount, reach) if available > 0 else ZERO
         if amount <= 0:
             raise ValidationFailed(
                 f"Invoice {invoice.invoice_number} has no open balance.",
@@ -261,6 +464,17 @@ def _target_amount(payment: Payment, spec: AllocationSpec, invoice: Invoice, ava
             "Allocation amounts must be greater than zero.",
             fields={amount_field: ["Must be greater than zero."]},
         )
+    if conversion is not None:
+        amount_check(amount, conversion.paid_in, amount_field)
+        fits = conversion.settled(amount) <= available or amount == conversion.covering(available)
+        if not fits:
+            raise ValidationFailed(
+                f"{amount} {conversion.paid_in} at {conversion.rate} is "
+                f"{conversion.settled(amount)} {conversion.invoice_currency}, more than the open "
+                f"balance of invoice {invoice.invoice_number} ({available}).",
+                fields={amount_field: [f"Exceeds the invoice's open balance ({available})."]},
+            )
+        return amount
     if amount > available:
         raise ValidationFailed(
             f"{amount} exceeds the open balance of invoice {invoice.invoice_number} ({available}).",
@@ -269,25 +483,29 @@ def _target_amount(payment: Payment, spec: AllocationSpec, invoice: Invoice, ava
     return amount
 
 
-def resolve_targets(payment: Payment, specs: list[AllocationSpec], active, invoices) -> dict:
-    """{invoice_pk: amount} the payment should end up applied with."""
+def resolve_targets(
+    payment: Payment, specs: list[AllocationSpec], active, invoices
+) -> dict[object, Target]:
+    """{invoice_pk: Target} the payment should end up applied with."""
     held = {allocation.invoice_id: allocation for allocation in active}
-    # A payment without a currency (recorded before payments carried one) is in the base.
-    paid_in = (payment.currency or "").upper() or organization_currency(payment.organization)
     targets: dict = {}
     explicit_total = ZERO
     for spec in specs:
-        invoice = _check_invoice(invoices.get(spec.invoice_id), spec.field, paid_in)
+        invoice = _check_invoice(invoices.get(spec.invoice_id), spec.field)
         if invoice.pk in targets:
             raise ValidationFailed(
                 f"Invoice {invoice.invoice_number} is listed twice.",
                 fields={spec.field: ["Each invoice may appear once."]},
             )
+        conversion = payment_conversion(payment, invoice, spec.exchange_rate, spec.rate_field)
         mine = held.get(invoice.pk)
-        available = invoice.amount_due + (mine.amount + mine.write_off_amount if mine else ZERO)
-        targets[invoice.pk] = _target_amount(payment, spec, invoice, available)
+        available = invoice.amount_due + (
+            mine.settled_amount + mine.write_off_amount if mine else ZERO
+        )
+        amount = _target_amount(payment, spec, invoice, available, conversion)
+        targets[invoice.pk] = Target(amount=amount, conversion=conversion)
         if spec.amount is not None:
-            explicit_total += targets[invoice.pk]
+            explicit_total += amount
     if explicit_total > payment.amount:
         raise ValidationFailed(
             f"The allocations total {explicit_total}, more than the payment's {payment.amount}.",
@@ -306,12 +524,17 @@ def allocations_set(
     fields: dict,
     reason: str = "",
 ) -> bool:
-    """Make the payment's active allocations equal ``targets``; True if anything changed."""
+    """Make the payment's active allocations equal ``targets`` ({invoice_pk: Target}, or an
+    amount within the base currency); True if anything changed."""
+    targets = {
+        pk: target if isinstance(target, Target) else Target(amount=target)
+        for pk, target in targets.items()
+    }
     changed = False
     kept = set()
     for allocation in active:
         target = targets.get(allocation.invoice_id)
-        if target is not None and target == allocation.amount:
+        if target is not None and target.holds(allocation):
             kept.add(allocation.invoice_id)
             continue
         allocation_unapply(
@@ -322,11 +545,16 @@ def allocations_set(
             reason=reason,
         )
         changed = True
-    for invoice_id, amount in targets.items():
+    for invoice_id, target in targets.items():
         if invoice_id in kept:
             continue
         allocation_apply(
-            payment, invoices[invoice_id], amount, applied_by=applied_by, field=fields[invoice_id]
+            payment,
+            invoices[invoice_id],
+            target.amount,
+            applied_by=applied_by,
+            field=fields[invoice_id],
+            conversion=target.conversion,
         )
         changed = True
     return changed
@@ -377,7 +605,16 @@ def write_off_short(payment: Payment, invoices: dict, tolerance: Decimal) -> boo
         and invoices[allocation.invoice_id].amount_due > 0
         and invoices[allocation.invoice_id].status in Invoice.OPEN_STATUSES
     ]
-    total = sum((invoice.amount_due for _, invoice in short), ZERO)
+    # The tolerance is in the base currency: a foreign invoice's short at its booked rate.
+    total = sum(
+        (
+            invoice.amount_due
+            if invoice.exchange_rate is None
+            else to_base(invoice.amount_due, invoice.exchange_rate)
+            for _, invoice in short
+        ),
+        ZERO,
+    )
     if not short:
         return False
     if total > tolerance:

@@ -168,6 +168,8 @@ def _import_shared(payment_import) -> tuple[dict, str]:
         "unapplied_by_clerk": False,
         "source": Payment.Source.IMPORT,
         "payment_import_id": payment_import.pk,
+        "customer_id": None,
+        "refunded_amount": ZERO,
     }
     return shared, organization_currency or ""
 

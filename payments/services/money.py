@@ -27,15 +27,14 @@ from payments.matching import name_form
 from payments.models import ZERO, PayerCustomerHistory, Payment, PaymentAllocation
 from payments.rendering import render_payment
 from payments.selectors import payment_get, payment_hold_rendering
+from payments.services.aliases import payer_aliases_unlearn
 from payments.services.allocations import (
     AllocationSpec,
     active_allocations,
     allocation_apply,
     allocation_unapply,
     allocations_set,
-    check_currency,
     lock_invoices,
-    payment_currency_mismatch,
     resolve_targets,
     save_money,
     write_off_short,
@@ -197,16 +196,41 @@ def _details_update(payment: Payment, changes: dict) -> None:
         payment.save(update_fields=[*dirty, "updated_at"])
 
 
-def _allocation_specs(invoice_id, allocations: list[dict] | None) -> list[AllocationSpec] | None:
-    """The spread a request asks for (None: leave it as it is)."""
+def _allocation_specs(
+    invoice_id, allocations: list[dict] | None, exchange_rate=None
+) -> list[AllocationSpec] | None:
+    """The spread a request asks for (None: leave it as it is). ``exchange_rate`` is for
+    every invoice of another currency, unless an allocation names its own."""
     if invoice_id is not _UNSET:
-        return [] if invoice_id is None else [AllocationSpec(invoice_id, None, "invoice_id")]
+        if invoice_id is None:
+            return []
+        return [AllocationSpec(invoice_id, None, "invoice_id", exchange_rate)]
     if allocations is not None:
         return [
-            AllocationSpec(item["invoice_id"], item["amount"], f"allocations.{index}.invoice_id")
+            AllocationSpec(
+                item["invoice_id"],
+                item["amount"],
+                f"allocations.{index}.invoice_id",
+                item.get("exchange_rate", exchange_rate),
+                f"allocations.{index}.exchange_rate"
+                if item.get("exchange_rate") is not None
+                else "exchange_rate",
+            )
             for index, item in enumerate(allocations)
         ]
     return None
+
+
+def _unapplied_by_clerk_from(payment: Payment) -> set:
+    """The customers whose invoices a clerk took this payment's money back from (one
+    statement, only for a payment a clerk has unapplied)."""
+    if not payment.unapplied_by_clerk:
+        return set()
+    return set(
+        PaymentAllocation.objects.filter(payment=payment, unapplied_by_clerk=True).values_list(
+            "invoice__customer_id", flat=True
+        )
+    )
 
 
 def _clerk_spread(payment: Payment, specs: list[AllocationSpec], active, invoices) -> list[str]:
@@ -232,7 +256,12 @@ def _clerk_spread(payment: Payment, specs: list[AllocationSpec], active, invoice
         events.append("payment.unapplied")
     if targets:
         events.append("payment.applied")
+    gained = {invoices[pk].customer_id for pk in targets}
     _history_record(payment, {invoices[pk].customer_id for pk in targets if pk not in before})
+    if targets:  # reassigned: the customers it was taken from were not this payer
+        lost = {invoices[pk].customer_id for pk in before if pk in invoices} - gained
+        lost |= _unapplied_by_clerk_from(payment) - gained
+        payer_aliases_unlearn(payment, lost)
     return events
 
 
@@ -263,29 +292,36 @@ def payment_update(
     allocations: list[dict] | None = None,
     write_off_short_payment: bool = False,
     reviewed: bool | None = None,
+    exchange_rate: Decimal | None = None,
 ) -> Payment:
     """A clerk's partial update of a payment.
 
     ``changes``: payer_name, payer_reference, notes. ``invoice_id`` applies the payment to
     that one invoice (as much as its open balance takes, replacing other allocations; None
-    unapplies all). ``allocations`` ([{invoice_id, amount}]) sets the whole spread (``[]``
-    unapplies all). ``write_off_short_payment`` writes off what its invoices still owe when
-    that is within the organization's tolerance. ``reviewed`` marks it (un)reviewed.
+    unapplies all). ``allocations`` ([{invoice_id, amount, exchange_rate?}]) sets the whole
+    spread (``[]`` unapplies all). ``exchange_rate`` (also accepted in ``changes``): the
+    invoice's currency per unit of the payment's, for invoices of another currency (else the
+    organization's rates of the payment date; neither is a 400 naming ``exchange_rate``);
+    the invoice is settled in its currency and the realised exchange gain or loss posted
+    (``allocations.payment_conversion``). ``write_off_short_payment`` writes off what its
+    invoices still owe when that is within the organization's tolerance (base currency).
+    ``reviewed`` marks it (un)reviewed.
     """
     if invoice_id is not _UNSET and allocations is not None:
         raise ValidationFailed(
             "Send invoice_id or allocations, not both.",
             fields={"allocations": ["Cannot be combined with invoice_id."]},
         )
+    changes = dict(changes or {})
+    exchange_rate = changes.pop("exchange_rate", exchange_rate)
     payment = lock_objects.payment_for_update(organization, payment_id)
-    _details_update(payment, changes or {})
-    specs = _allocation_specs(invoice_id, allocations)
-    if specs:  # applying money (unapplying all is always allowed)
-        check_currency(
-            payment, organization, "invoice_id" if invoice_id is not _UNSET else "allocations"
+    _details_update(payment, changes)
+    specs = _allocation_specs(invoice_id, allocations, exchange_rate)
+    if exchange_rate is not None and not specs:
+        raise ValidationFailed(
+            "exchange_rate goes with invoice_id or allocations.",
+            fields={"exchange_rate": ["Only with invoice_id or allocations."]},
         )
-    if write_off_short_payment:
-        check_currency(payment, organization, "write_off_short_payment")
     events: list[str] = []
     if specs is not None or write_off_short_payment:
         events += _money_update(payment, organization, specs, write_off_short_payment)
@@ -380,7 +416,7 @@ def suggestion_allocations(
     held_allocations = getattr(payment, "active_allocations", None)
     if held_allocations is None:
         held_allocations = active_allocations(payment)
-    held = {a.invoice_id: a.amount + a.write_off_amount for a in held_allocations}
+    held = {a.invoice_id: a.settled_amount + a.write_off_amount for a in held_allocations}
     available = {pk: invoice.amount_due + held.get(pk, ZERO) for pk, invoice in invoices.items()}
     spread = amount_spread(min(amount, payment.amount), invoice_ids, available)
     return [{"invoice_id": pk, "amount": share} for pk, share in spread.shares if share > 0]
@@ -406,8 +442,6 @@ def payment_auto_apply(
     if payment.status != Payment.Status.UNMATCHED or payment.unapplied_by_clerk:
         return False
     if amount <= 0 or amount > payment.amount:
-        return False
-    if payment_currency_mismatch(payment, organization_currency(organization)):
         return False
     invoices = lock_invoices(payment, [], invoice_ids)
     if any(

@@ -6,6 +6,7 @@ page. Reads are ``selectors``, rows are ``presenters``, changes are ``services``
 
 import json
 import uuid
+from decimal import Decimal
 
 from django.contrib import messages
 from django.db import transaction
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from arpilot.errors import ApplicationError
+from arpilot.templatetags.money import format_money
 from arpilot.workspace import (
     base_template,
     is_htmx,
@@ -27,9 +29,13 @@ from arpilot.workspace import (
 from credits import selectors as credit_selectors
 from payments import presenters, selectors, services
 from payments.forms import AllocationsForm, PayerAliasForm
-from payments.models import Payment
+from payments.models import Payment, PaymentAllocation
 from payments.presenters import Snapshot
 from receivables.models import Invoice
+from receivables.selectors import rate_on
+from receivables.services.rates import RATE_PLACES
+
+RATE_UNIT = Decimal(1).scaleb(-RATE_PLACES)
 
 QUEUE_PAGE = 50
 SEARCH_LIMIT = 10
@@ -186,6 +192,12 @@ def _split_context(organization, payment, *, next_url: str, rows=None) -> dict:
         "payment": payment,
         "next_url": next_url,
         "rows": rows,
+        "rate_fields": _rate_fields(
+            organization,
+            payment,
+            [item.currency for item in items]
+            + [allocation.invoice.currency for allocation in payment.active_allocations],
+        ),
         "open_items": items,
         "open_items_customer": items[0].rendered_customer_name if items else "",
         "tolerance": payment.tolerance,
@@ -194,6 +206,92 @@ def _split_context(organization, payment, *, next_url: str, rows=None) -> dict:
             is_active=True
         ),
     }
+
+
+# --- across currencies ------------------------------------------------------------------------
+
+RATE_FIELD_PREFIX = "exchange_rate_"
+
+
+def _rate_fields(organization, payment, invoice_currencies) -> list[dict]:
+    """The exchange rates the split form asks for: one per currency of the invoices it may
+    apply to that is not the payment's (and the base currency, for a payment in another),
+    prefilled from the organization's rates of the payment date where it has both."""
+    base = (organization.currency or "USD").upper()
+    paid_in = (payment.currency or "").upper() or base
+    wanted = {(currency or base).upper() for currency in invoice_currencies}
+    if paid_in != base:
+        wanted.add(base)
+    wanted.discard(paid_in)
+    fields = []
+    for currency in sorted(wanted):
+        suggested = _table_rate(organization, paid_in, currency, payment.payment_date)
+        fields.append(
+            {
+                "currency": currency,
+                "name": f"{RATE_FIELD_PREFIX}{currency}",
+                "id": f"rate-{payment.pk}-{currency}",
+                "label": f"{currency} per 1 {paid_in}",
+                "value": suggested,
+                "hint": (
+                    f"From the rate table on {payment.payment_date:%Y-%m-%d}."
+                    if suggested
+                    else "No rate in the table for the payment date: enter one."
+                ),
+            }
+        )
+    return fields
+
+
+def _table_rate(organization, paid_in: str, currency: str, day) -> str:
+    """``currency`` per unit of ``paid_in`` on ``day`` from the organization's rates ("" when
+    it lacks one of them), as the service would take it."""
+    paid = rate_on(organization, paid_in, day)
+    invoice = rate_on(organization, currency, day)
+    if paid is None or invoice is None:
+        return ""
+    return f"{(Decimal(paid) / Decimal(invoice)).quantize(RATE_UNIT).normalize():f}"
+
+
+def _posted_rates(organization, post, allocations: list[dict]) -> None:
+    """Give each allocation the rate the clerk entered for its invoice's currency."""
+    rates = {
+        name[len(RATE_FIELD_PREFIX) :].upper(): value.strip()
+        for name, value in post.items()
+        if name.startswith(RATE_FIELD_PREFIX) and value.strip()
+    }
+    if not rates or not allocations:
+        return
+    currencies = dict(
+        Invoice.objects.for_org(organization)
+        .filter(pk__in=[item["invoice_id"] for item in allocations])
+        .values_list("pk", "currency")
+    )
+    for item in allocations:
+        rate = rates.get((currencies.get(item["invoice_id"]) or "").upper())
+        if rate:
+            item["exchange_rate"] = rate
+
+
+def _exchange_notes(organization, payment_pk) -> list[str]:
+    """What the payment's allocations across currencies realised, in words."""
+    base = organization.currency
+    notes = []
+    for allocation in (
+        PaymentAllocation.objects.for_org(organization)
+        .filter(payment_id=payment_pk, unapplied_at__isnull=True, exchange_rate__isnull=False)
+        .select_related("invoice")
+        .order_by("invoice__invoice_number")
+    ):
+        difference = allocation.exchange_difference or Decimal(0)
+        kind = "gain" if difference > 0 else "loss" if difference < 0 else "difference"
+        notes.append(
+            f"{allocation.invoice.invoice_number} settled "
+            f"{format_money(allocation.invoice_amount, allocation.invoice.currency)} at "
+            f"{allocation.exchange_rate.normalize():f}; realised exchange {kind} "
+            f"{format_money(abs(difference), base)}"
+        )
+    return notes
 
 
 @require_GET
@@ -486,6 +584,7 @@ def allocate(request, pk):
         organization, payment, [item["invoice_id"] for item in allocations]
     )
     notes = []
+    _posted_rates(organization, request.POST, allocations)
     try:
         if write_off and reason_code:
             raise ApplicationError(
@@ -513,6 +612,7 @@ def allocate(request, pk):
             error=_error_text(exc),
             split_rows=_entered_rows(organization, request.POST),
         )
+    notes = [*_exchange_notes(organization, payment.pk), *notes]  # gains and losses realised
     return _respond(request, organization, payment.pk, before=before, notes=notes)
 
 

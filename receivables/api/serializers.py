@@ -84,6 +84,29 @@ class InvoiceDisputeField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": "string", "format": "decimal", "example": "1.0825"})
+class RateField(serializers.DecimalField):
+    """A rate as exact decimal text, without the storage's trailing zeros (``1.0825``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=40, decimal_places=20, **kwargs)
+
+    def to_representation(self, value):
+        return f"{Decimal(value).normalize():f}"
+
+
+INVOICE_RATE_HELP = (
+    "What one unit of the invoice's `currency` is worth in the organization's base currency "
+    "(e.g. 1.0825 USD per EUR), the rate the receivable is booked at: its journal lines are "
+    "in the base currency at this rate. Left out, the organization's rate of the issue date "
+    "(the latest on or before it, `GET /api/v1/exchange-rates`); an invoice in another "
+    "currency without either is a 400 naming `exchange_rate`. Greater than zero, at most 10 "
+    "decimal places (never rounded). Fixed once the invoice is issued (a draft takes it at "
+    "issue), except with a new `currency` before money is received. Not for an invoice in "
+    "the base currency (its rate is 1)."
+)
+
+
 class InvoiceSerializer(serializers.Serializer):
     """An invoice. ``customer_name``/``customer_address`` are the rendered values: the
     invoice's override, or else the customer's. ``status`` is derived from the money and the
@@ -238,6 +261,7 @@ class InvoiceCreateSerializer(serializers.Serializer):
     invoice_number = serializers.CharField(max_length=100, help_text="Unique invoice number")
     customer_id = _CustomerIdSchema(help_text="UUID of an existing customer in your account")
     currency = currency_input(help_text=CURRENCY_HELP)
+    exchange_rate = RateField(required=False, help_text=INVOICE_RATE_HELP)
     amount = money(
         required=False, help_text="Total invoice amount (required unless lines are given)"
     )
@@ -280,6 +304,7 @@ class InvoiceUpdateSerializer(serializers.Serializer):
         help_text="ISO 4217 code (no money received yet); the invoice's amounts must fit its "
         "decimal places"
     )
+    exchange_rate = RateField(required=False, help_text=INVOICE_RATE_HELP)
     amount = money(required=False, help_text="Total amount (no money received yet)")
     amount_due = money(
         required=False,
@@ -373,6 +398,18 @@ class StatementAgingSerializer(serializers.Serializer):
     total = money_out(help_text="Their balances on `to`")
 
 
+class StatementInCurrencySerializer(serializers.Serializer):
+    """The statement's figures in one more currency of the customer's invoices."""
+
+    currency = serializers.CharField(read_only=True, help_text="ISO 4217: the amounts' currency")
+    opening_balance = money_out(help_text="The balance at the start of `from`")
+    total_charges = money_out(help_text="The sum of the lines' `charge`")
+    total_credits = money_out(help_text="The sum of the lines' `credit`")
+    closing_balance = money_out(help_text="The balance at the end of `to`")
+    lines = StatementLineSerializer(many=True, read_only=True)
+    aging = StatementAgingSerializer(many=True, read_only=True)
+
+
 # ``from`` is a Python keyword: the fields are given by name.
 StatementSerializer = type(
     "StatementSerializer",
@@ -381,7 +418,10 @@ StatementSerializer = type(
         "__module__": __name__,
         "customer": StatementCustomerSerializer(read_only=True),
         "currency": serializers.CharField(
-            read_only=True, help_text="The organization's currency (ISO 4217)"
+            read_only=True,
+            help_text="The currency of the amounts (ISO 4217): the organization's, or the "
+            "customer's one currency when its invoices are all in another. Amounts are never "
+            "converted: invoices in other currencies are in `other_currencies`",
         ),
         "from": serializers.DateField(source="date_from", read_only=True),
         "to": serializers.DateField(source="date_to", read_only=True),
@@ -397,6 +437,13 @@ StatementSerializer = type(
             read_only=True,
             help_text="The open invoices' balances on `to` by days past due on `to`; they "
             "add up to `closing_balance`",
+        ),
+        "other_currencies": StatementInCurrencySerializer(
+            source="others",
+            many=True,
+            read_only=True,
+            help_text="The same statement for the customer's invoices in each other currency "
+            "(amounts in that currency; empty when it has one)",
         ),
     },
 )
@@ -464,17 +511,6 @@ RATE_HELP = (
     "exactly (more places is a 400 naming `rate`, never rounded). Send it as a string to be "
     "sure no client rounds it on the way."
 )
-
-
-@extend_schema_field({"type": "string", "format": "decimal", "example": "1.0825"})
-class RateField(serializers.DecimalField):
-    """A rate as exact decimal text, without the storage's trailing zeros (``1.0825``)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(max_digits=40, decimal_places=20, **kwargs)
-
-    def to_representation(self, value):
-        return f"{Decimal(value).normalize():f}"
 
 
 class ExchangeRateSerializer(serializers.Serializer):

@@ -10,7 +10,14 @@ from django.utils import timezone
 from arpilot.errors import ValidationFailed
 from arpilot.money import ZERO
 from receivables.models import Account, Fund, Invoice, InvoiceLine, JournalEntry
-from receivables.services.ledger import Posting, ledger_post, ledger_reverse
+from receivables.services.ledger import (
+    Posting,
+    base_currency,
+    currency_unit,
+    ledger_post,
+    ledger_reverse,
+    to_base,
+)
 
 
 @dataclass
@@ -54,16 +61,53 @@ def _validate_ar_account(account: Account, field_name: str = "ar_account") -> No
         )
 
 
+def _lines_in_base(invoice: Invoice, lines: list[InvoiceLine]) -> list[Decimal]:
+    """Each line's amount in the base currency at the invoice's rate: each converted, and
+    the total's rounding difference on the largest line, so the receivable is exactly
+    ``to_base(invoice.amount)``."""
+    rate = invoice.exchange_rate
+    if rate is None:
+        return [line.amount for line in lines]
+    unit = currency_unit(base_currency(invoice.organization))
+    converted = [to_base(line.amount, rate, unit) for line in lines]
+    difference = to_base(sum((line.amount for line in lines), ZERO), rate, unit) - sum(
+        converted, ZERO
+    )
+    if difference and converted:
+        largest = max(range(len(lines)), key=lambda index: (lines[index].amount, -index))
+        converted[largest] += difference
+    return converted
+
+
 def _issue_postings(invoice: Invoice, lines: list[InvoiceLine]) -> list[Posting]:
+    """Dr receivable per fund / Cr each line's account; in base at the invoice's rate, with
+    the invoice's currency and amounts on every line when it is not the base currency."""
+    foreign = invoice.currency if invoice.exchange_rate is not None else ""
     receivable: dict[int, Decimal] = defaultdict(Decimal)
+    receivable_foreign: dict[int, Decimal] = defaultdict(Decimal)
     funds: dict[int, Fund] = {}
     postings = []
-    for line in lines:
-        receivable[line.fund.pk] += line.amount
+    for line, base in zip(lines, _lines_in_base(invoice, lines), strict=True):
+        receivable[line.fund.pk] += base
+        receivable_foreign[line.fund.pk] += line.amount
         funds[line.fund.pk] = line.fund
-        postings.append(Posting(account=line.account, fund=line.fund, credit=line.amount))
+        postings.append(
+            Posting(
+                account=line.account,
+                fund=line.fund,
+                credit=base,
+                currency=foreign,
+                amount_currency=-line.amount if foreign else None,
+            )
+        )
     debits = [
-        Posting(account=invoice.ar_account, fund=funds[fund_id], debit=amount)
+        Posting(
+            account=invoice.ar_account,
+            fund=funds[fund_id],
+            debit=amount,
+            currency=foreign,
+            amount_currency=receivable_foreign[fund_id] if foreign else None,
+        )
         for fund_id, amount in receivable.items()
     ]
     return debits + postings

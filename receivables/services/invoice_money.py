@@ -2,6 +2,7 @@
 reversed, the Aplos ``receive``."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from uuid import UUID
@@ -23,9 +24,13 @@ from receivables.models import (
 from receivables.services.ledger import (
     Posting,
     _allocate,
+    base_currency,
+    currency_unit,
     default_account,
+    exchange_account,
     ledger_post,
     ledger_reverse,
+    to_base,
 )
 from receivables.services.state import (
     Status,
@@ -57,6 +62,45 @@ def _receivable_lines(invoice: Invoice, with_cash_account: bool):
     return lines.values_list(*columns)
 
 
+@dataclass(frozen=True)
+class Received:
+    """Money received in another currency than the invoice's, or in a foreign currency at
+    the payment's rate: ``amount`` in ``currency`` ("" for the base currency), worth
+    ``base_amount`` in the base currency at the payment's rate."""
+
+    currency: str
+    amount: Decimal
+    base_amount: Decimal
+
+
+def _receivable_open(invoice: Invoice, with_cash_account: bool):
+    """The invoice's receivable still open per fund in base ({fund id: amount}), its funds
+    ({id: Fund}) and the organization's cash account row riding along (or None)."""
+    # Summed here, not with SUM(): SQLite aggregates decimals as floats.
+    # The funds come with the lines (id and name: what postings and payloads use).
+    open_by_fund: dict[int, Decimal] = defaultdict(Decimal)
+    funds: dict[int, Fund] = {}
+    cash_row = None
+    for fund_id, fund_name, debit, credit, *cash in _receivable_lines(invoice, with_cash_account):
+        open_by_fund[fund_id] += debit - credit
+        funds.setdefault(
+            fund_id, Fund(id=fund_id, organization_id=invoice.organization_id, name=fund_name)
+        )
+        cash_row = cash_row or cash
+    return open_by_fund, funds, cash_row
+
+
+def _cash_account(invoice: Invoice, cash_row) -> Account:
+    if cash_row and cash_row[0] is not None:
+        pk, number, name, type_ = cash_row
+        return Account(
+            id=pk, organization_id=invoice.organization_id, account_number=number,
+            name=name, type=type_, role=Account.Role.CASH,
+        )  # fmt: skip
+    # no lines, or no cash account yet (seeded on demand)
+    return default_account(invoice.organization_id, Account.Role.CASH)
+
+
 def _apply_money(
     invoice: Invoice,
     *,
@@ -65,36 +109,29 @@ def _apply_money(
     cash_account: Account | None,
     source: str,
     memo: str,
+    received: Received | None = None,
 ) -> JournalEntry:
     """Post the payment (Dr ``cash_account`` / Cr receivable, split over the funds). Without
-    ``cash_account``, the organization's cash account (read with the invoice's lines)."""
-    # Summed here, not with SUM(): SQLite aggregates decimals as floats.
-    # The funds come with the lines (id and name: what postings and payloads use).
-    open_by_fund: dict[int, Decimal] = defaultdict(Decimal)
-    funds: dict[int, Fund] = {}
-    cash_row = None
-    for fund_id, fund_name, debit, credit, *cash in _receivable_lines(
-        invoice, cash_account is None
-    ):
-        open_by_fund[fund_id] += debit - credit
-        funds.setdefault(
-            fund_id, Fund(id=fund_id, organization_id=invoice.organization_id, name=fund_name)
-        )
-        cash_row = cash_row or cash
+    ``cash_account``, the organization's cash account (read with the invoice's lines).
+
+    ``amount`` is in the invoice's currency. An invoice in another currency than the base
+    is relieved at its booked rate; ``received`` (money in another currency, or valued at
+    the payment's rate) is debited at what it is worth, and the difference is a realised
+    exchange gain (credit) or loss (debit) on ``ledger.exchange_account``."""
+    open_by_fund, funds, cash_row = _receivable_open(invoice, cash_account is None)
     if cash_account is None:
-        if cash_row and cash_row[0] is not None:
-            pk, number, name, type_ = cash_row
-            cash_account = Account(
-                id=pk, organization_id=invoice.organization_id, account_number=number,
-                name=name, type=type_, role=Account.Role.CASH,
-            )  # fmt: skip
-        else:  # no lines, or no cash account yet (seeded on demand)
-            cash_account = default_account(invoice.organization_id, Account.Role.CASH)
-    shares = _allocate(amount, open_by_fund)
-    postings = []
-    for fund_id, share in shares.items():
-        postings.append(Posting(account=cash_account, fund=funds[fund_id], debit=share))
-        postings.append(Posting(account=invoice.ar_account, fund=funds[fund_id], credit=share))
+        cash_account = _cash_account(invoice, cash_row)
+    if invoice.exchange_rate is None and received is None:
+        shares = _allocate(amount, open_by_fund)
+        postings = []
+        for fund_id, share in shares.items():
+            postings.append(Posting(account=cash_account, fund=funds[fund_id], debit=share))
+            postings.append(Posting(account=invoice.ar_account, fund=funds[fund_id], credit=share))
+        relieved = received_base = amount
+    else:
+        postings, relieved, received_base = _foreign_postings(
+            invoice, amount, open_by_fund, funds, cash_account, received
+        )
     entry = ledger_post(
         organization=invoice.organization_id,
         date=entry_date,
@@ -104,8 +141,73 @@ def _apply_money(
         source=source,
         invoice=invoice,
     )
+    # What the entry did, for the caller's accounting change (in the base currency).
+    entry.receivable_base = relieved
+    entry.received_base = received_base
+    entry.exchange_difference = received_base - relieved  # a gain when positive
     invoice.amount_due -= amount
     return entry
+
+
+def _signed(account: Account, fund: Fund, base: Decimal, currency: str, foreign) -> Posting:
+    """A posting of ``base`` (debit when positive, credit when negative) with its signed
+    amount in ``currency`` (none when blank)."""
+    return Posting(
+        account=account,
+        fund=fund,
+        debit=base if base > 0 else ZERO,
+        credit=-base if base < 0 else ZERO,
+        currency=currency,
+        amount_currency=foreign if currency else None,
+    )
+
+
+def _foreign_postings(
+    invoice: Invoice,
+    amount: Decimal,
+    open_by_fund: dict,
+    funds: dict,
+    cash_account: Account,
+    received: Received | None,
+) -> tuple[list[Posting], Decimal, Decimal]:
+    """The postings of money on an invoice in another currency, or of money in another
+    currency (see ``_apply_money``), the receivable relieved and the money's value (base)."""
+    unit = currency_unit(base_currency(invoice.organization))
+    invoice_currency = invoice.currency if invoice.exchange_rate is not None else ""
+    rate = invoice.exchange_rate
+    # The receivable relieved at the booked rate: the open balance's value before less its
+    # value after, so what stays open is exactly the rest at that rate (no cent left behind
+    # on a paid invoice, whatever the partial payments were).
+    relief = to_base(invoice.amount_due, rate, unit) - to_base(
+        invoice.amount_due - amount, rate, unit
+    )
+    if received is None:  # money in the invoice's currency at its booked rate
+        received = Received(currency=invoice_currency, amount=amount, base_amount=relief)
+    relief_by_fund = _allocate(relief, open_by_fund, unit) if relief > 0 else {}
+    invoice_unit = currency_unit(invoice.currency)
+    foreign_by_fund = _allocate(amount, open_by_fund, invoice_unit) if invoice_currency else {}
+    cash_by_fund = _allocate(received.base_amount, open_by_fund, unit)
+    received_by_fund = (
+        _allocate(received.amount, open_by_fund, currency_unit(received.currency))
+        if received.currency
+        else {}
+    )
+    exchange = None
+    postings = []
+    for fund_id, fund in funds.items():
+        ar = relief_by_fund.get(fund_id, ZERO)
+        cash = cash_by_fund.get(fund_id, ZERO)
+        if cash or received_by_fund.get(fund_id):
+            postings.append(
+                _signed(cash_account, fund, cash, received.currency, received_by_fund.get(fund_id))
+            )
+        if ar or foreign_by_fund.get(fund_id):
+            foreign = -foreign_by_fund.get(fund_id, ZERO)
+            postings.append(_signed(invoice.ar_account, fund, -ar, invoice_currency, foreign))
+        if cash != ar:
+            exchange = exchange or exchange_account(invoice.organization)
+            postings.append(_signed(exchange, fund, ar - cash, "", None))
+    return postings, relief, received.base_amount
 
 
 def _check_can_receive(invoice: Invoice, amount: Decimal, field_name: str) -> None:
@@ -138,10 +240,15 @@ def invoice_apply_payment(
     memo: str = "",
     field_name: str = "amount",
     locked: bool = False,
+    received: Received | None = None,
 ) -> JournalEntry:
     """Apply money received to the invoice: lower ``amount_due``, post Dr cash / Cr AR.
 
-    Returns the payment's journal entry (keep it to unapply with ``invoice_unapply_payment``).
+    ``amount`` is in the invoice's currency. ``received``: the money, when it is in another
+    currency or valued at the payment's rate (the realised exchange difference is posted in
+    the same entry; see ``_apply_money``). Returns the payment's journal entry (keep it to
+    unapply with ``invoice_unapply_payment``), carrying ``receivable_base``,
+    ``received_base`` and ``exchange_difference`` (base; a gain when positive).
     """
     with money_moving(invoice, locked=locked):
         _check_can_receive(invoice, amount, field_name)
@@ -152,8 +259,52 @@ def invoice_apply_payment(
             cash_account=cash_account,
             source=source,
             memo=memo,
+            received=received,
         )
     return entry
+
+
+def _settled_amount(invoice: Invoice, lines) -> Decimal:
+    """What a payment entry took off the invoice's balance, in the invoice's currency."""
+    receivable = [line for line in lines if line.account_id == invoice.ar_account_id]
+    if invoice.exchange_rate is not None:
+        return -sum((line.amount_currency or ZERO for line in receivable), ZERO)
+    return sum((line.credit - line.debit for line in receivable), ZERO)
+
+
+def _rounding_postings(invoice: Invoice, lines, due_before: Decimal, amount: Decimal):
+    """What keeps a foreign invoice's receivable exactly its open balance at the booked rate
+    when a payment is reversed out of order (each relief was the balance's value before less
+    its value after, on the day it was applied): the cent or so to the receivable, against
+    the exchange account, in the fund of the entry's largest receivable line."""
+    if invoice.exchange_rate is None:
+        return []
+    receivable = [line for line in lines if line.account_id == invoice.ar_account_id]
+    reversed_base = sum((line.credit - line.debit for line in receivable), ZERO)
+    unit = currency_unit(base_currency(invoice.organization))
+    rate = invoice.exchange_rate
+    wanted = to_base(due_before + amount, rate, unit) - to_base(due_before, rate, unit)
+    difference = wanted - reversed_base
+    if not difference or not receivable:
+        return []
+    fund = max(receivable, key=lambda line: (line.credit, -line.pk)).fund
+    return [
+        _signed(invoice.ar_account, fund, difference, invoice.currency, ZERO),
+        _signed(exchange_account(invoice.organization), fund, -difference, "", None),
+    ]
+
+
+def _reverse_money(
+    invoice: Invoice, entry: JournalEntry, amount: Decimal, lines=None, **options
+) -> JournalEntry:
+    """Reverse a money entry of the invoice exactly, plus any rounding difference that keeps
+    a foreign receivable at its booked rate (``_rounding_postings``)."""
+    if lines is None:
+        lines = list(entry.lines.select_related("account", "fund"))
+    extra = _rounding_postings(invoice, lines, invoice.amount_due, amount)
+    reversal = ledger_reverse(entry=entry, lines=lines, extra=extra, **options)
+    reversal.rounding = sum((line.debit - line.credit for line in extra[:1]), ZERO)
+    return reversal
 
 
 @transaction.atomic(savepoint=False)  # a failure ends the caller's transaction too
@@ -170,8 +321,11 @@ def invoice_unapply_payment(
     with money_moving(invoice, locked=locked):
         if entry.invoice_id != invoice.pk or entry.kind != JournalEntry.Kind.PAYMENT:
             raise ValueError("Not a payment entry of this invoice.")
-        amount = sum((line.debit for line in entry.lines.all()), ZERO)
-        reversal = ledger_reverse(entry=entry, date=timezone.localdate(), memo=memo, source=source)
+        lines = list(entry.lines.select_related("account", "fund"))
+        amount = _settled_amount(invoice, lines)
+        reversal = _reverse_money(
+            invoice, entry, amount, lines, date=timezone.localdate(), memo=memo, source=source
+        )
         invoice.amount_due += amount
     return reversal
 
@@ -270,8 +424,10 @@ def invoice_offline_payment_reverse(
                 f"on {offline.reversed_at:%Y-%m-%d}.",
                 extra={"offline_payment_id": str(offline.pk)},
             )
-        reversal = ledger_reverse(
-            entry=offline.journal_entry,
+        reversal = _reverse_money(
+            invoice,
+            offline.journal_entry,
+            offline.amount,
             date=timezone.localdate(),
             memo=f"Offline payment on invoice {invoice.invoice_number} reversed: {reason}",
             source=offline.source,

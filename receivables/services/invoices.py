@@ -23,6 +23,7 @@ from receivables.models import (
     JournalEntry,
     ReceivablesCounter,
 )
+from receivables.selectors import rate_on
 from receivables.services.invoice_lines import (
     LineSpec,
     _lines_total,
@@ -34,8 +35,10 @@ from receivables.services.invoice_lines import (
 )
 from receivables.services.invoice_money import _check_can_receive, _record_offline
 from receivables.services.ledger import (
+    base_currency,
     ledger_defaults,
 )
+from receivables.services.rates import RateError, rate_value
 from receivables.services.state import (
     Status,
     _emit,
@@ -159,6 +162,36 @@ def invoice_currency(organization, currency: str | None) -> str:
     return (organization.currency or "USD").upper()
 
 
+def _rate_given(exchange_rate) -> Decimal:
+    """A rate sent with the invoice: positive, at most 10 places (400 naming ``exchange_rate``)."""
+    try:
+        return rate_value(exchange_rate)
+    except RateError as error:
+        raise ValidationFailed(error.reason, fields={"exchange_rate": [error.reason]}) from None
+
+
+def _booked_rate(organization, currency: str, exchange_rate, issue_date: date) -> Decimal | None:
+    """The rate an invoice in ``currency`` is booked at (base per unit): ``exchange_rate``
+    when given, else the organization's rate of the issue date (the latest on or before it);
+    None for the base currency. Neither: a 400 naming ``exchange_rate``."""
+    base = base_currency(organization)
+    if currency == base:
+        if exchange_rate is not None and _rate_given(exchange_rate) != 1:
+            message = f"The invoice is in the base currency ({base}): its rate is always 1."
+            raise ValidationFailed(message, fields={"exchange_rate": [message]})
+        return None
+    if exchange_rate is not None:
+        return _rate_given(exchange_rate)
+    rate = rate_on(organization, currency, issue_date)
+    if rate is None:
+        message = (
+            f"No {currency} rate on or before {issue_date}: send exchange_rate ({base} per "
+            f"{currency}) or record a rate (POST /api/v1/exchange-rates)."
+        )
+        raise ValidationFailed(message, fields={"exchange_rate": [message]})
+    return rate
+
+
 def _check_places(currency: str, lines: list[LineSpec], **amounts) -> None:
     """Every amount has at most the currency's decimal places (a 400 naming the field,
     never rounded): each line's first (the one at fault is named), then ``amounts`` by
@@ -250,12 +283,15 @@ def invoice_create(
     ar_account: Account | None = None,
     cash_account: Account | None = None,
     currency: str | None = None,
+    exchange_rate: Decimal | None = None,
 ) -> Invoice:
     """Create an invoice; unless it is a draft, issue it to the ledger.
 
     Without ``invoice_number`` the invoice is numbered with its Aplos-face id. ``currency``
     (ISO 4217) defaults to the organization's base currency; every amount has at most its
-    decimal places (JPY none, USD two).
+    decimal places (JPY none, USD two). An invoice in another currency is booked at
+    ``exchange_rate`` (base per unit) or the organization's rate of its issue date (a 400
+    naming ``exchange_rate`` without either; a draft takes it when it is issued).
     """
     if customer.organization_id != organization.pk:
         raise ValidationFailed("Unknown customer.", fields={"customer_id": ["Unknown customer."]})
@@ -285,6 +321,8 @@ def invoice_create(
         due_date=due_date,
     )
     is_draft = status == Status.DRAFT
+    if not is_draft or exchange_rate is not None:
+        exchange_rate = _booked_rate(organization, currency, exchange_rate, issue_date)
     invoice = Invoice(
         organization=organization,
         invoice_number=invoice_number,
@@ -292,6 +330,7 @@ def invoice_create(
         customer_name=customer_name,
         customer_address=customer_address,
         currency=currency,
+        exchange_rate=exchange_rate,
         amount=amount,
         amount_due=amount,
         issue_date=issue_date,
@@ -467,6 +506,36 @@ def _repost(invoice: Invoice, structural: set[str], lines) -> None:
         _money_event(invoice, "invoice_changed", invoice.amount, reversal, reissue)
 
 
+def _rate_of_update(invoice: Invoice, changes: dict, rate_sent: bool, rate) -> None:
+    """Set the rate an update asks for: a draft's freely; an issued invoice's only with a
+    new currency (it is booked again, before money moves); otherwise it is fixed once the
+    invoice is issued (a different one is a 400 naming ``exchange_rate``)."""
+    new_currency = "currency" in changes and changes["currency"] != invoice.currency
+    if not (rate_sent or new_currency):
+        return
+    currency = changes.get("currency", invoice.currency)
+    if invoice.status == Status.DRAFT:
+        invoice.exchange_rate = (
+            _booked_rate(invoice.organization, currency, rate, invoice.issue_date)
+            if rate_sent and rate is not None
+            else None  # taken when the draft is issued
+        )
+        return
+    if new_currency:
+        invoice.exchange_rate = _booked_rate(
+            invoice.organization, currency, rate if rate_sent else None, invoice.issue_date
+        )
+        return
+    if rate is not None and invoice.exchange_rate is not None:
+        rate = _rate_given(rate)
+    if rate != invoice.exchange_rate and not (rate is None and invoice.exchange_rate is None):
+        message = (
+            f"Invoice {invoice.invoice_number} is issued at {invoice.exchange_rate or 1}; its "
+            "exchange rate is fixed once it is issued."
+        )
+        raise ValidationFailed(message, fields={"exchange_rate": [message]})
+
+
 def _issue_if_asked(invoice: Invoice, status: str | None) -> None:
     """A draft asked for any issued status is issued now; an issued one cannot go back."""
     if status == Status.DRAFT and invoice.status != Status.DRAFT:
@@ -475,6 +544,10 @@ def _issue_if_asked(invoice: Invoice, status: str | None) -> None:
             fields={"status": ["An issued invoice cannot go back to draft."]},
         )
     if invoice.status == Status.DRAFT and status not in (None, Status.DRAFT, Status.VOID):
+        if invoice.exchange_rate is None:
+            invoice.exchange_rate = _booked_rate(
+                invoice.organization, invoice.currency, None, invoice.issue_date
+            )
         invoice.status = Status.PENDING
         entry = _post_issue(
             invoice, list(invoice.lines.select_related("account", "fund")), invoice.issue_date
@@ -548,7 +621,8 @@ def invoice_update(
     """Apply a partial update.
 
     ``changes`` may hold invoice_number, customer, customer_name, customer_address, notes,
-    issue_date, due_date, amount, amount_due, ar_account, currency and status. Amount,
+    issue_date, due_date, amount, amount_due, ar_account, currency, exchange_rate (a draft's,
+    or with a new currency; fixed once issued) and status. Amount,
     lines, customer, currency and receivable account change only while no money has been
     received (the issue entry is
     then reversed and re-posted). ``external_payment_amount`` records one offline payment
@@ -560,10 +634,13 @@ def invoice_update(
     changes = dict(changes)
     requested_status = changes.pop("status", None)
     before = invoice.status
+    rate_sent = "exchange_rate" in changes
+    rate = changes.pop("exchange_rate", None)
     if "currency" in changes:
         changes["currency"] = currency_validate(changes["currency"])
     _check_void_allows(invoice, changes, lines, external_payment_amount, requested_status)
     structural = _structural_changes(invoice, changes, lines)
+    _rate_of_update(invoice, changes, rate_sent, rate)
     _apply_fields(invoice, changes)
     _check_update_places(invoice, changes, lines, external_payment_amount)
     lines = _new_lines(invoice, lines, changes.get("amount"))

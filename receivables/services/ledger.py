@@ -8,17 +8,26 @@ Every money event posts one balanced journal entry (and balanced per fund):
 * *_reversal     the mirror image of the entry it reverses (``reverses``)
 
 Entries are never changed or deleted: a correction posts a reversal.
+
+Debits and credits are in the organization's base currency. A line about money in another
+currency also carries that ``currency`` and its signed ``amount_currency`` (an invoice in
+EUR: its receivable and revenue lines; a payment in EUR: its cash line), so the receivable
+can be checked per currency in transaction currency too. An invoice in another currency is
+booked at its ``exchange_rate`` (base per unit); money received on it relieves the receivable
+at that rate, and what the money was worth at the payment's rate besides is a realised
+exchange gain or loss (``exchange_account``).
 """
 
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
 from django.db.models import Subquery
 from django.db.models.sql import InsertQuery
 
+from arpilot.currencies import currency_places
 from arpilot.db import conflict, unique_or_conflict
 from arpilot.errors import Conflict, ValidationFailed
 from arpilot.money import CENT, ZERO
@@ -204,12 +213,52 @@ def fund_update(*, fund: Fund, name: str | None = None) -> Fund:
     return fund
 
 
+EXCHANGE_ACCOUNT_NUMBER = 7900
+EXCHANGE_ACCOUNT_NAME = "Realised exchange gain/loss"
+
+
+def exchange_account(organization) -> Account:
+    """The income account realised exchange differences post to (7900 "Realised exchange
+    gain/loss": a gain is a credit, a loss a debit); created once per organization, like the
+    adjustments' accounts."""
+    from receivables.services.adjustments import adjustment_account  # adjustments imports us
+
+    return adjustment_account(
+        organization, EXCHANGE_ACCOUNT_NUMBER, EXCHANGE_ACCOUNT_NAME, Account.Type.INCOME
+    )
+
+
+def currency_unit(currency: str) -> Decimal:
+    """The smallest amount of ``currency`` ARPilot keeps (JPY 1, USD 0.01; at most two
+    places, as amounts are stored)."""
+    places = min(currency_places(currency), 2) if currency else 2
+    return Decimal(1).scaleb(-places)
+
+
+def base_currency(organization) -> str:
+    """The organization's base currency (upper-case ISO 4217)."""
+    return (getattr(organization, "currency", None) or "USD").upper()
+
+
+def to_base(amount: Decimal, rate: Decimal | None, unit: Decimal = CENT) -> Decimal:
+    """``amount`` at ``rate`` (base per unit; None: 1), rounded half up to ``unit``."""
+    if rate is None:
+        return amount
+    return (amount * rate).quantize(unit, rounding=ROUND_HALF_UP)
+
+
 @dataclass(frozen=True)
 class Posting:
+    """One line to post: ``debit`` or ``credit`` in the base currency; ``currency`` and
+    ``amount_currency`` (signed: debit positive) when the line is about money in another
+    currency (left out: base money, as every caller posted before currencies)."""
+
     account: Account
     fund: Fund
     debit: Decimal = ZERO
     credit: Decimal = ZERO
+    currency: str = ""
+    amount_currency: Decimal | None = None
 
 
 def ledger_post(
@@ -232,8 +281,7 @@ def ledger_post(
         debit, credit = line.debit, line.credit
         if debit.quantize(CENT) != debit or credit.quantize(CENT) != credit:
             raise ValueError("Ledger amounts have two decimal places.")
-        if not ((debit > 0 and credit == 0) or (credit > 0 and debit == 0)):
-            raise ValueError("Each ledger line is a positive debit or a positive credit.")
+        _check_currency_side(line)
         if line.account.organization_id != org_id or line.fund.organization_id != org_id:
             raise ValueError("Ledger lines must use the entry's organization's accounts.")
         per_fund[line.fund.pk] += debit - credit
@@ -245,6 +293,25 @@ def ledger_post(
     # caller's transaction fails whole (and two statements are saved per entry).
     with transaction.atomic(savepoint=False):
         return _entry_write(org_id, date, kind, lines, memo, source, invoice, reverses)
+
+
+def _check_currency_side(line: Posting) -> None:
+    """A line is a positive debit or a positive credit (in base), its transaction amount
+    (when it has a currency) on the same side; or, in a currency, a transaction amount alone
+    (what a rate rounds to no base money)."""
+    debit, credit, foreign = line.debit, line.credit, line.amount_currency
+    if bool(line.currency) != (foreign is not None):
+        raise ValueError("A ledger line has both a currency and an amount in it, or neither.")
+    if foreign is not None and foreign.quantize(CENT) != foreign:
+        raise ValueError("Ledger amounts have two decimal places.")
+    if debit > 0 and credit == 0:
+        ok = foreign is None or foreign >= 0
+    elif credit > 0 and debit == 0:
+        ok = foreign is None or foreign <= 0
+    else:
+        ok = debit == 0 and credit == 0 and bool(foreign)
+    if not ok:
+        raise ValueError("Each ledger line is a positive debit or a positive credit.")
 
 
 def _entry_write(org_id, date, kind, lines, memo, source, invoice, reverses) -> JournalEntry:
@@ -265,6 +332,8 @@ def _entry_write(org_id, date, kind, lines, memo, source, invoice, reverses) -> 
             fund=line.fund,
             debit=line.debit,
             credit=line.credit,
+            currency=line.currency,
+            amount_currency=line.amount_currency,
         )
         for line in lines
     ]
@@ -311,18 +380,41 @@ REVERSAL_KIND = {
 }
 
 
+def mirror_postings(lines) -> list[Posting]:
+    """The postings that undo ``lines`` (journal lines): each on the other side."""
+    return [
+        Posting(
+            account=line.account,
+            fund=line.fund,
+            debit=line.credit,
+            credit=line.debit,
+            currency=line.currency,
+            amount_currency=None if line.amount_currency is None else -line.amount_currency,
+        )
+        for line in lines
+    ]
+
+
 def ledger_reverse(
-    *, entry: JournalEntry, date: date, memo: str = "", source: str = ""
+    *,
+    entry: JournalEntry,
+    date: date,
+    memo: str = "",
+    source: str = "",
+    lines: list | None = None,
+    extra: list[Posting] = (),
 ) -> JournalEntry:
-    """Post the mirror image of ``entry`` (each entry is reversed at most once)."""
+    """Post the mirror image of ``entry`` (each entry is reversed at most once). ``lines``:
+    its journal lines, when the caller has read them (with accounts and funds); ``extra``:
+    postings added to the reversal (a rounding difference of a foreign receivable), which
+    must balance on their own."""
     if entry.kind not in REVERSAL_KIND:
         raise ValueError(f"A {entry.kind} entry cannot be reversed.")
     if JournalEntry.objects.filter(reverses=entry).exists():
         raise Conflict("This ledger entry has already been reversed.")
-    lines = [
-        Posting(account=line.account, fund=line.fund, debit=line.credit, credit=line.debit)
-        for line in entry.lines.select_related("account", "fund")
-    ]
+    if lines is None:
+        lines = entry.lines.select_related("account", "fund")
+    lines = mirror_postings(lines) + list(extra)
     return ledger_post(
         organization=entry.organization_id,
         date=date,
@@ -335,13 +427,14 @@ def ledger_reverse(
     )
 
 
-def _allocate(amount: Decimal, weights: dict) -> dict:
-    """Split ``amount`` in proportion to positive ``weights`` to the cent (largest remainder)."""
+def _allocate(amount: Decimal, weights: dict, unit: Decimal = CENT) -> dict:
+    """Split ``amount`` in proportion to positive ``weights`` to the ``unit`` (the cent;
+    largest remainder)."""
     positive = {key: weight for key, weight in weights.items() if weight > 0}
     total = sum(positive.values(), ZERO)
     if total <= 0:
         raise ValueError("Nothing to allocate against.")
-    cents = int(amount / CENT)
+    cents = int(amount / unit)
     shares = {}
     remainders = []
     for key, weight in positive.items():
@@ -352,4 +445,4 @@ def _allocate(amount: Decimal, weights: dict) -> dict:
     left = cents - sum(shares.values())
     for _, _, key in sorted(remainders, reverse=True)[:left]:
         shares[key] += 1
-    return {key: Decimal(share) * CENT for key, share in shares.items() if share}
+    return {key: Decimal(share) * unit for key, share in shares.items() if share}

@@ -95,3 +95,46 @@ def test_forgetting_removes_it_and_another_organizations_alias_is_not_found(org,
         payer_alias_forget(organization=org, alias_id=theirs.pk)
 
     assert list(PayerCustomerHistory.objects.values_list("pk", flat=True)) == [theirs.pk]
+
+
+def _stark_payment(org):
+    from tests.factories import make_invoice, make_payment
+
+    stark = CustomerFactory(organization=org, company_name="Stark Fabrication Inc.")
+    wayne = CustomerFactory(organization=org, company_name="Wayne Enterprises")
+    stark_invoice = make_invoice(org, customer=stark, amount="250.00")
+    wayne_invoice = make_invoice(org, customer=wayne, amount="250.00")
+    payment = make_payment(org, amount="250.00", payer_name="STARK PAYABLES")
+    return stark, wayne, stark_invoice, wayne_invoice, payment
+
+
+def test_a_clerk_reassigning_a_payment_unlearns_the_wrong_alias_and_learns_the_right_one(org):
+    from payments.services import payment_unapply, payment_update
+
+    stark, wayne, stark_invoice, wayne_invoice, payment = _stark_payment(org)
+    key = payer_key("STARK PAYABLES")
+    payment_update(organization=org, payment_id=payment.pk, invoice_id=wayne_invoice.pk)
+    assert PayerCustomerHistory.objects.get(payer_key=key, customer=wayne).count == 1
+
+    payment_unapply(organization=org, payment_id=payment.pk, by_clerk=True)
+    # Unapplying alone may be for another reason (a wrong amount): nothing is unlearned yet.
+    assert PayerCustomerHistory.objects.filter(payer_key=key, customer=wayne).exists()
+    payment_update(organization=org, payment_id=payment.pk, invoice_id=stark_invoice.pk)
+
+    assert not PayerCustomerHistory.objects.filter(payer_key=key, customer=wayne).exists()
+    assert PayerCustomerHistory.objects.get(payer_key=key, customer=stark).count == 1
+
+
+def test_reassigning_in_one_step_counts_a_well_learned_alias_one_less(org):
+    from payments.services import payment_update
+
+    stark, wayne, stark_invoice, wayne_invoice, payment = _stark_payment(org)
+    key = payer_key("STARK PAYABLES")
+    PayerCustomerHistory.objects.create(organization=org, payer_key=key, customer=wayne, count=3)
+    payment_update(organization=org, payment_id=payment.pk, invoice_id=wayne_invoice.pk)
+    assert PayerCustomerHistory.objects.get(payer_key=key, customer=wayne).count == 4
+
+    payment_update(organization=org, payment_id=payment.pk, invoice_id=stark_invoice.pk)
+
+    assert PayerCustomerHistory.objects.get(payer_key=key, customer=wayne).count == 3
+    assert PayerCustomerHistory.objects.get(payer_key=key, customer=stark).count == 1

@@ -1,6 +1,7 @@
-"""A payment applies only to invoices of its own currency (invoices are in the organization's
-currency): the service refuses the rest, whatever the entry point, and matching neither
-suggests nor auto-applies across currencies."""
+"""A payment applies to an invoice of another currency only at a rate (given, or from the
+organization's table; tests/payments/test_cross_currency.py): without one the service
+refuses, naming ``exchange_rate``, whatever the entry point, and matching neither suggests
+nor auto-applies across currencies."""
 
 import re
 from datetime import timedelta
@@ -22,10 +23,7 @@ from tests.payments.factories import ar_balance, make_invoice, make_payment, ope
 
 pytestmark = pytest.mark.django_db
 
-MESSAGE = (
-    "This payment is in EUR; invoices are in USD. "
-    "A payment applies only to invoices of its own currency."
-)
+MESSAGE_START = "This payment is in EUR; the invoice is in USD. Send exchange_rate (USD per EUR)"
 
 
 def _unchanged(org, invoice, payment, amount_due="100.00") -> None:
@@ -53,7 +51,7 @@ def eur_payment(org):
 
 
 @pytest.mark.parametrize("method", ["patch", "put"])
-def test_api_invoice_id_of_another_currency_is_400_naming_invoice_id(
+def test_api_invoice_id_of_another_currency_without_a_rate_is_400_naming_exchange_rate(
     api, org, invoice, eur_payment, method
 ):
     response = getattr(api, method)(
@@ -62,12 +60,14 @@ def test_api_invoice_id_of_another_currency_is_400_naming_invoice_id(
 
     assert response.status_code == 400, response.content
     error = response.json()["error"]
-    assert error["message"] == MESSAGE
-    assert error["fields"] == {"invoice_id": [MESSAGE]}
+    assert error["message"].startswith(MESSAGE_START)
+    assert list(error["fields"]) == ["exchange_rate"]
     _unchanged(org, invoice, eur_payment)
 
 
-def test_api_split_of_another_currency_is_400_naming_allocations(api, org, invoice, eur_payment):
+def test_api_split_of_another_currency_without_a_rate_is_400_naming_exchange_rate(
+    api, org, invoice, eur_payment
+):
     response = api.patch(
         f"/api/v1/payments/{eur_payment.pk}",
         {"allocations": [{"invoice_id": str(invoice.pk), "amount": "60.00"}]},
@@ -75,7 +75,7 @@ def test_api_split_of_another_currency_is_400_naming_allocations(api, org, invoi
     )
 
     assert response.status_code == 400, response.content
-    assert response.json()["error"]["fields"] == {"allocations": [MESSAGE]}
+    assert list(response.json()["error"]["fields"]) == ["exchange_rate"]
     _unchanged(org, invoice, eur_payment)
 
 
@@ -106,12 +106,12 @@ def test_unapplying_and_metadata_stay_allowed_for_a_foreign_payment(api, org, eu
     assert eur_payment.notes == "EUR transfer"
 
 
-def test_the_service_refuses_every_caller(org, invoice, eur_payment):
+def test_the_service_refuses_every_caller_without_a_rate(org, invoice, eur_payment):
     with pytest.raises(ValidationFailed) as caught:
         services.payment_update(
             organization=org.pk, payment_id=eur_payment.pk, invoice_id=invoice.pk
         )
-    assert caught.value.fields == {"invoice_id": [MESSAGE]}
+    assert list(caught.value.fields) == ["exchange_rate"]
     with pytest.raises(ValidationFailed) as caught:
         services.payment_update(
             organization=org,
@@ -154,7 +154,7 @@ def test_clerk_split_shows_the_error_and_changes_nothing(ui, org, invoice, eur_p
     assert response.status_code == 200
     page = _text(response)
     assert '<p class="ri-error" role="alert">' in page
-    assert "This payment is in EUR; invoices are in USD." in page
+    assert "This payment is in EUR; the invoice is in USD." in page
     _unchanged(org, invoice, eur_payment)
 
 
@@ -178,13 +178,14 @@ def test_clerk_apply_of_a_stale_suggestion_shows_the_error(ui, org, invoice, eur
 
     assert response.status_code == 302
     page = _text(ui.get(response["Location"]))
-    assert "This payment is in EUR; invoices are in USD." in page
+    assert "This payment is in EUR; the invoice is in USD." in page
     _unchanged(org, invoice, eur_payment)
 
 
-def test_the_row_of_a_foreign_payment_says_why_nothing_is_suggested(ui, org, eur_payment):
+def test_the_row_of_a_foreign_payment_offers_the_search_like_any_other(ui, org, eur_payment):
     page = _text(ui.get(reverse("payments:review")))
-    assert "This payment is in EUR; invoices are in USD." in page
+    assert "No suggestions. Search invoices below." in page
+    assert "invoices are in USD" not in page
 
 
 # --- matching -------------------------------------------------------------------------------

@@ -78,5 +78,5 @@ def test_with_rates_a_named_invoice_of_another_currency_is_suggested_and_never_a
 def test_a_single_currency_book_is_unchanged_for_its_own_payments():
     book = [invoice("a", "INV-1", "10.00", None), invoice("b", "INV-2", "20.00", None)]
     index = MatchIndex.build(book, currency="USD")
-    assert [s.invoice_ids for s in index.suggest(payment("20.00", None, "INV-2"))][0] == ("b",)
+    assert index.suggest(payment("20.00", None, "INV-2"))[0].invoice_ids == ("b",)
     assert index.suggest(payment("20.00", "EUR", "INV-2")) == []

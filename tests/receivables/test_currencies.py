@@ -29,6 +29,19 @@ def _fields(response) -> dict:
     return response.json()["error"]["fields"]
 
 
+@pytest.fixture(autouse=True)
+def _rates(org, other_org):
+    """Both organizations have rates for the currencies here: an invoice in another currency
+    is booked at one (tests/receivables/test_foreign_invoices.py)."""
+    from receivables.services import exchange_rate_set
+
+    for organization in (org, other_org):
+        for code, rate in (("EUR", "1.1"), ("JPY", "0.0067"), ("BHD", "2.65"), ("GBP", "1.27")):
+            exchange_rate_set(
+                organization=organization, currency=code, date=date(2000, 1, 1), rate=rate
+            )
+
+
 # --- arpilot.currencies ---------------------------------------------------------------------
 
 

@@ -56,7 +56,10 @@ def test_hook_is_configured():
     from django.conf import settings
 
     receivers = settings.ARPILOT_HOOK_RECEIVERS
-    assert receivers["CustomerDeleting"] == ["receivables.receivers.customer_deleting"]
+    assert receivers["CustomerDeleting"] == [
+        "credits.receivers.customer_deleting",  # refuses a customer with credit notes posted
+        "receivables.receivers.customer_deleting",
+    ]
     assert receivers["OrganizationCreated"] == [
         "receivables.receivers.organization_created",
         "dunning.receivers.organization_created",  # the default dunning policy and reasons

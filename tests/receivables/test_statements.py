@@ -289,6 +289,7 @@ def test_the_statement_as_json(api, org, customer):
             {"key": "61-90", "label": "61\u201390 days", "count": 0, "total": 0.0},
             {"key": "90+", "label": "90+ days", "count": 0, "total": 0.0},
         ],
+        "other_currencies": [],
     }
 
 

@@ -104,7 +104,7 @@ def test_list_filters(api, org, customer, invoice):
     ("params", "field"),
     [
         ({"status": "done"}, "status"),
-        ({"change_type": "refund"}, "change_type"),
+        ({"change_type": "teleport"}, "change_type"),
         ({"invoice_id": "nope"}, "invoice_id"),
         ({"customer_id": "12"}, "customer_id"),
         ({"sequence_after": "x"}, "sequence_after"),

@@ -131,7 +131,7 @@ def test_sequence_orders_changes_within_the_organization(org, other_org, invoice
 
 def test_unknown_change_type_is_refused(org, invoice):
     with pytest.raises(ValueError, match="Unknown accounting change type"):
-        make_change(org, change_type="refund", invoice=invoice)
+        make_change(org, change_type="teleport", invoice=invoice)
 
 
 def test_objects_of_another_organization_are_refused(org, other_invoice):

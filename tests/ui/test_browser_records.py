@@ -182,7 +182,7 @@ def test_webhook_endpoint_lifecycle(page, live_server, clerk_book, admin_user, s
     expect(page.get_by_role("textbox", name="Signing secret")).to_have_value(first_secret)
 
     # Edit: every event type instead.
-    page.get_by_role("link", name="Edit").click()
+    page.get_by_role("link", name="Edit", exact=True).click()
     page.get_by_label("Every event type").check()
     expect(page.get_by_label("invoice.paid")).not_to_be_checked()
     page.get_by_role("button", name="Save endpoint").click()
@@ -285,4 +285,4 @@ def test_a_clerk_sees_webhooks_but_cannot_change_them(page, live_server, clerk_b
     page.goto(f"{base}/webhooks/{endpoint.pk}/")
     expect(page.get_by_role("heading", name="http://127.0.0.1:9/clerk-view")).to_be_visible()
     expect(page.get_by_role("button", name="Rotate secret")).to_have_count(0)
-    expect(page.get_by_role("link", name="Edit")).to_have_count(0)
+    expect(page.get_by_role("link", name="Edit", exact=True)).to_have_count(0)
