@@ -9,6 +9,8 @@ from payments.models import (
     PaymentAllocation,
     PaymentImport,
     PaymentSettings,
+    Remittance,
+    RemittanceLine,
 )
 
 
@@ -233,3 +235,21 @@ class CreditRefundAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class RemittanceLineInline(ReadOnlyInline):
+    model = RemittanceLine
+    fields = ["line_number", "reference", "invoice", "amount", "deduction", "status", "message"]
+    raw_id_fields = ["invoice"]
+
+
+@admin.register(Remittance)
+class RemittanceAdmin(admin.ModelAdmin):
+    """Remittance advice as received, with the payment it was linked to and its lines."""
+
+    list_display = ["created_at", "format", "total", "status", "payment", "organization"]
+    list_filter = ["status", "format", "organization"]
+    search_fields = ["filename", "payer_name", "payment_reference", "lines__reference"]
+    raw_id_fields = ["payment"]
+    readonly_fields = ["organization", "format", "content", "total", "rejected", "created_at"]
+    inlines = [RemittanceLineInline]

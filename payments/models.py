@@ -404,3 +404,7 @@ class CreditRefund(OrgScopedModel):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} refunded of {self.payment_id}"
+
+
+# Remittance advice lives in its own module; imported here so Django registers its models.
+from payments.remittance_models import Remittance, RemittanceLine  # noqa: E402, F401

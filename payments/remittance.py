@@ -316,9 +316,12 @@ def parse_text(text: str) -> Remittance:
         deduction = None
         found = _DEDUCTION_RE.search(rest)
         try:
+            reason = ""
             if found:
                 deduction = abs(_amount(found.group(1)))
+                reason = rest[found.end() :].strip(" )]-\u2013:,.")
                 rest = rest[: found.start()] + " " + rest[found.end() :]
+                rest = rest[: found.start() + 1]  # what follows the deduction is its reason
             candidates = [m.group().strip() for m in _AMOUNT_RE.finditer(rest)]
             candidates = [c for c in candidates if any(ch in c for ch in ".,$€£¥") or len(c) > 4]
             if len(candidates) > 1:
@@ -330,7 +333,7 @@ def parse_text(text: str) -> Remittance:
         except AmountError as exc:
             result.rejected.append((number, f"amount: {exc}"))
             continue
-        parsed = _line(number, mention.text, "", paid=paid, gross=None, deduction=deduction)
+        parsed = _line(number, mention.text, reason, paid=paid, gross=None, deduction=deduction)
         if isinstance(parsed, str):
             result.rejected.append((number, parsed))
         else:
