@@ -31,6 +31,7 @@ from payments import presenters, selectors, services
 from payments.forms import AllocationsForm, PayerAliasForm
 from payments.models import Payment, PaymentAllocation
 from payments.presenters import Snapshot
+from payments.remittance_models import Remittance
 from receivables.models import Invoice
 from receivables.selectors import rate_on
 from receivables.services.rates import RATE_PLACES
@@ -130,12 +131,14 @@ def payment_detail(request, pk):
         confirm=_confirmation(payment, asked) if asked and payment.can_apply else None,
     )
     history = selectors.payment_allocation_history(organization=organization, payment=payment)
+    remittances = Remittance.objects.for_org(organization).filter(payment=payment)
     return render(
         request,
         "payments/payment_detail.html",
         {
             "payment": payment,
             "history": history,
+            "remittances": remittances.prefetch_related("lines__invoice"),
             "next_url": next_url,
             "currency": organization.currency,
         },

@@ -135,3 +135,25 @@ def test_another_organizations_advice_and_payment_are_not_found(api, other_api, 
     )
     assert response.status_code == 400
     assert "payment_id" in response.json()["error"]["fields"]
+
+
+def test_the_clerk_sees_the_advice_next_to_the_payment(api, org, book):
+    from django.test import Client
+
+    from arpilot import services as org_services
+
+    payment = make_payment(org, amount="550.00")
+    api.post(
+        URL,
+        {"text": "Invoice 1001 500.00\nInvoice 9999 50.00", "payment_id": str(payment.pk)},
+        format="json",
+    )
+    user = org_services.user_create(username="clara", password="correct-horse-battery")
+    org_services.membership_add(organization=org, user=user)
+    client = Client()
+    client.force_login(user)
+    page = client.get(f"/payments/{payment.pk}/").content.decode()
+
+    assert "Remittance advice" in page
+    assert "Needs a clerk" in page and "9999: no open invoice has that number" in page
+    assert "INV-1001" in page

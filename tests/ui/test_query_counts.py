@@ -31,7 +31,7 @@ PAGES = {
     "payments": (lambda ids: reverse("payments:list"), 7),
     # + the payment settings, the open items of the suggested customer and the deduction
     # reasons in the split editor.
-    "payment": (lambda ids: reverse("payments:detail", args=[ids["payment"]]), 11),
+    "payment": (lambda ids: reverse("payments:detail", args=[ids["payment"]]), 12),
     "search": (
         lambda ids: reverse("payments:invoice-search", args=[ids["payment"]]) + "?q=Holdings",
         5,
