@@ -253,3 +253,13 @@ class RemittanceAdmin(admin.ModelAdmin):
     raw_id_fields = ["payment"]
     readonly_fields = ["organization", "format", "content", "total", "rejected", "created_at"]
     inlines = [RemittanceLineInline]
+
+
+@admin.register(RemittanceLine)
+class RemittanceLineAdmin(admin.ModelAdmin):
+    """Each invoice a remittance advice named, what was paid and deducted, what became of it."""
+
+    list_display = ["reference", "invoice", "amount", "deduction", "status", "remittance"]
+    list_filter = ["status", "remittance__organization"]
+    search_fields = ["reference", "message", "deduction_reason"]
+    raw_id_fields = ["remittance", "invoice"]
