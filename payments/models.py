@@ -233,11 +233,15 @@ class Payment(OrgScopedModel):
         return self.amount - self.applied_amount - self.refunded_amount
 
     def derived_status(self) -> str:
+        # Refunded money is spent as surely as applied money: a payment applied and
+        # refunded in full is done, not partly applied (nor left in the review queue).
+        # (Refunded in part and applied to nothing, the rest still waits for its invoices.)
+        used = self.applied_amount + self.refunded_amount
+        if used >= self.amount and used > 0:
+            return self.Status.APPLIED
         if self.applied_amount <= 0:
             return self.Status.UNMATCHED
-        if self.applied_amount < self.amount:
-            return self.Status.PARTIALLY_APPLIED
-        return self.Status.APPLIED
+        return self.Status.PARTIALLY_APPLIED
 
 
 class PaymentAllocation(OrgScopedModel):

@@ -139,7 +139,10 @@ def _column(headers: list[str], names: tuple[str, ...], used: set[int]) -> int |
 
 
 def parse_csv(text: str, delimiter: str = ",") -> Remittance:
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise RemittanceError(f"The CSV cannot be read: {exc}") from None
     header_at = None
     for number, row in enumerate(rows[:20]):
         headers = [normalise_header(cell) for cell in row]

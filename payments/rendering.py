@@ -1,6 +1,7 @@
 """The payment as the API and webhook events show it (one rendering for both)."""
 
 from payments.models import Payment
+from receivables.rendering import rate_text
 
 
 def render_allocations(payment: Payment) -> list[dict]:
@@ -9,6 +10,11 @@ def render_allocations(payment: Payment) -> list[dict]:
             "invoice_id": allocation.invoice_id,
             "invoice_number": allocation.invoice.invoice_number,
             "amount": allocation.amount,
+            "invoice_amount": allocation.settled_amount,
+            # null within the base currency (the payment's and the invoice's)
+            "exchange_rate": rate_text(allocation.exchange_rate),
+            "base_amount": allocation.base_amount,
+            "exchange_difference": allocation.exchange_difference,
             "write_off_amount": allocation.write_off_amount,
             "applied_by": allocation.applied_by,
         }
@@ -32,9 +38,11 @@ def render_payment(payment: Payment) -> dict:
         "bank_account": payment.bank_account or None,
         "status": payment.status,
         "invoice_id": allocations[0]["invoice_id"] if allocations else None,
+        "customer_id": payment.customer_id,
         "allocations": allocations,
         "applied_amount": payment.applied_amount,
         "unapplied_amount": payment.unapplied_amount,
+        "refunded_amount": payment.refunded_amount,
         "written_off_amount": payment.written_off_amount,
         "reviewed": payment.reviewed,
         "reviewed_at": payment.reviewed_at,

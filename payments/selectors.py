@@ -42,6 +42,10 @@ def _active_allocations() -> Prefetch:
             "invoice_id",
             "invoice__invoice_number",
             "amount",
+            "invoice_amount",
+            "exchange_rate",
+            "base_amount",
+            "exchange_difference",
             "write_off_amount",
             "applied_by",
         )

@@ -6,6 +6,7 @@ Hand-written rather than nested DRF serializers: the invoice list is the hottest
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from rest_framework.utils.encoders import JSONEncoder
@@ -25,6 +26,14 @@ def aplos_timestamp(value: datetime, tz: ZoneInfo) -> str:
         + f"{local.microsecond // 1000:03d}"
         + local.strftime("%z")
     )
+
+
+def rate_text(value) -> str | None:
+    """A rate (not money) as exact decimal text without the storage's trailing zeros
+    (``1.0825``), as the API's rate fields render it; None stays None."""
+    if value is None:
+        return None
+    return f"{Decimal(value).normalize():f}"
 
 
 def render_account(account) -> dict:
@@ -87,6 +96,7 @@ def render_invoice(invoice) -> dict:
         "customer_name": invoice.customer_name or customer.company_name,
         "customer_address": invoice.customer_address or customer.address,
         "currency": invoice.currency,
+        "exchange_rate": rate_text(invoice.exchange_rate),
         "amount": invoice.amount,
         "amount_due": invoice.amount_due,
         "amount_paid": invoice.amount - invoice.amount_due,
@@ -114,6 +124,7 @@ def render_invoice_row(row: tuple, lines: list[tuple], offline: list[tuple] = ()
         company_name,
         company_address,
         currency,
+        exchange_rate,
         amount,
         amount_due,
         issue_date,
@@ -133,6 +144,7 @@ def render_invoice_row(row: tuple, lines: list[tuple], offline: list[tuple] = ()
         "customer_name": customer_name or company_name,
         "customer_address": customer_address or company_address,
         "currency": currency,
+        "exchange_rate": rate_text(exchange_rate),
         "amount": amount,
         "amount_due": amount_due,
         "amount_paid": amount - amount_due,

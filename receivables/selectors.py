@@ -50,6 +50,7 @@ INVOICE_ROW_FIELDS = (
     "customer__company_name",
     "customer__address",
     "currency",
+    "exchange_rate",
     "amount",
     "amount_due",
     "issue_date",

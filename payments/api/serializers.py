@@ -49,9 +49,36 @@ class ExchangeRateField(serializers.DecimalField):
 
 
 class AllocationSerializer(serializers.Serializer):
+    """One invoice the payment is applied to. ``exchange_rate``, ``base_amount`` and
+    ``exchange_difference`` are null when the payment and the invoice are both in the
+    organization's base currency."""
+
     invoice_id = serializers.UUIDField(read_only=True)
     invoice_number = serializers.CharField(read_only=True)
-    amount = money_out(help_text="Money of the payment applied to the invoice")
+    amount = money_out(
+        help_text="Money of the payment applied to the invoice, in the payment's currency"
+    )
+    invoice_amount = money_out(
+        help_text="What the allocation settled on the invoice, in the invoice's currency "
+        "(`amount` converted at `exchange_rate`; equal to `amount` within one currency)"
+    )
+    exchange_rate = ExchangeRateField(
+        read_only=True,
+        allow_null=True,
+        help_text="The invoice's currency per unit of the payment's the allocation was made "
+        "at (1 within one foreign currency); null within the base currency",
+    )
+    base_amount = money_out(
+        allow_null=True,
+        help_text="What the money was worth in the organization's base currency on the "
+        "payment date; null within the base currency",
+    )
+    exchange_difference = money_out(
+        allow_null=True,
+        help_text="The realised exchange gain (positive) or loss (negative) in the base "
+        "currency: `base_amount` against the receivable relieved at the invoice's booked "
+        "rate (posted to account 7900); null within the base currency",
+    )
     write_off_amount = money_out(help_text="Short-payment written off on the invoice")
     applied_by = serializers.ChoiceField(
         choices=PaymentAllocation.AppliedBy.choices, read_only=True
@@ -82,9 +109,24 @@ class PaymentSerializer(serializers.Serializer):
     bank_account = serializers.CharField(read_only=True, allow_null=True)
     status = serializers.ChoiceField(choices=Payment.Status.choices, read_only=True)
     invoice_id = serializers.UUIDField(read_only=True, allow_null=True)
+    customer_id = serializers.UUIDField(
+        read_only=True,
+        allow_null=True,
+        help_text="The customer a clerk assigned the payment to (`PATCH` with `customer_id`): "
+        "its unapplied remainder is that customer's on-account credit. null when nobody "
+        "assigned it (its remainder is then the credit of the one customer whose invoices it "
+        "is applied to, if there is one: `GET /api/v1/customers/{id}/credit`)",
+    )
     allocations = AllocationSerializer(many=True, read_only=True)
     applied_amount = money_out()
-    unapplied_amount = money_out(help_text="Credit left on the payment, to apply later")
+    unapplied_amount = money_out(
+        help_text="What is left of the payment, neither applied nor refunded: credit to "
+        "apply later (`amount` - `applied_amount` - `refunded_amount`)"
+    )
+    refunded_amount = money_out(
+        help_text="Of the payment's remainder, paid back to the customer "
+        "(`POST /api/v1/customers/{id}/credit/refund`); it can no longer be applied"
+    )
     written_off_amount = money_out()
     reviewed = serializers.BooleanField(read_only=True)
     reviewed_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -245,11 +287,20 @@ class AllocationInputSerializer(serializers.Serializer):
 
 
 class PaymentUpdateSerializer(serializers.Serializer):
+    customer_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="Extension: assign the payment to this customer of yours, so its unapplied "
+        "remainder is that customer's on-account credit (`GET /api/v1/customers/{id}/credit`); "
+        "null clears the assignment. An unknown customer, or another organization's, is a 400 "
+        "naming `customer_id`. Applied before `invoice_id`/`allocations` when sent together.",
+    )
     invoice_id = serializers.UUIDField(
         required=False,
         allow_null=True,
-        help_text="Apply the payment to this invoice (as much as its open balance takes; "
-        "replaces other allocations). null unapplies the payment. An invoice of another "
+        help_text="Apply the payment to this invoice (as much as its open balance takes and "
+        "the payment has, less what was refunded of it; replaces other allocations). null "
+        "unapplies the payment. An invoice of another "
         "currency is settled at `exchange_rate` (or the organization's rates of the payment "
         "date; without either a 400 naming `exchange_rate`).",
     )
@@ -259,6 +310,8 @@ class PaymentUpdateSerializer(serializers.Serializer):
         required=False,
         help_text="Extension: spread the payment over invoices (replaces the current "
         "allocations; [] unapplies). Whatever is not allocated stays as unapplied credit. "
+        "The amounts total at most the payment's amount less `refunded_amount` (more is a "
+        "400 naming `allocations` and the amount of the allocation that goes past it). "
         "Amounts are in the payment's currency; invoices of another currency are settled at "
         "the allocation's or the request's `exchange_rate` (or the organization's rates).",
     )

@@ -12,6 +12,7 @@ from arpilot.queueing import task_send
 from payments import selectors, services, tasks
 from payments.api import serializers as s
 from payments.filters import PaymentFilterSet
+from payments.services.credit import payment_customer_assign
 
 
 class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
@@ -33,8 +34,10 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
         "partial_update": (
             "Apply or update a payment",
             "Apply the payment to an invoice (`invoice_id`) or spread it (`allocations`), "
-            "unapply it, mark it reviewed, or change its payer details and notes. Only the "
-            "fields sent change.",
+            "unapply it, assign it to a customer (`customer_id`: its remainder becomes that "
+            "customer's credit), mark it reviewed, or change its payer details and notes. Only "
+            "the fields sent change; a 400 changes nothing. What was refunded of a payment "
+            "(`refunded_amount`) is never applied again.",
         ),
     }
 
@@ -67,6 +70,8 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
             options["allocations"] = data.pop("allocations")
         reason_code = data.pop("deduction_reason_code", None)
         deduction_note = data.pop("deduction_note", "")
+        assign = "customer_id" in data
+        customer_id = data.pop("customer_id", None)
         update = functools.partial(
             services.payment_update,
             organization=self.organization,
@@ -76,17 +81,24 @@ class PaymentViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
             changes=data,
             **options,
         )
-        if reason_code is None:
+        if reason_code is None and not assign:
             payment = update()
         else:
-            with transaction.atomic():  # the update and the deductions, or neither
+            with transaction.atomic():  # the assignment, update and deductions, or none
+                if assign:
+                    payment_customer_assign(
+                        organization=self.organization,
+                        payment_id=payment_id,
+                        customer_id=customer_id,
+                    )
                 payment = update()
-                services.payment_deduct_short(
-                    organization=self.organization,
-                    payment_id=payment_id,
-                    reason_code=reason_code,
-                    note=deduction_note,
-                )
+                if reason_code is not None:
+                    services.payment_deduct_short(
+                        organization=self.organization,
+                        payment_id=payment_id,
+                        reason_code=reason_code,
+                        note=deduction_note,
+                    )
         return self.respond(self.reload(payment))
 
     update = partial_update

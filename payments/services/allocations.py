@@ -443,14 +443,27 @@ class Target:
         return allocation.amount == self.amount and allocation.exchange_rate == rate
 
 
+def applicable_amount(payment: Payment) -> Decimal:
+    """What of the payment may be applied at all: its amount less what was refunded of it
+    (``payments.services.credit.credit_refund``)."""
+    return payment.amount - payment.refunded_amount
+
+
+def _nothing_left(payment: Payment, field: str) -> ValidationFailed:
+    message = f"Nothing of the payment is left to apply: {payment.refunded_amount} was refunded."
+    return ValidationFailed(message, fields={field: [message]})
+
+
 def _target_amount(
     payment: Payment, spec: AllocationSpec, invoice: Invoice, available, conversion
 ) -> Decimal:
     """What ``spec`` asks to apply to ``invoice`` (which has ``available`` open for it, in
     its currency), in the payment's currency."""
     if spec.amount is None:
+        if applicable_amount(payment) <= 0:
+            raise _nothing_left(payment, spec.field)
         reach = available if conversion is None else conversion.covering(available)
-        amount = min(payment.amount, reach) if available > 0 else ZERO
+        amount = min(applicable_amount(payment), reach) if available > 0 else ZERO
         if amount <= 0:
             raise ValidationFailed(
                 f"Invoice {invoice.invoice_number} has no open balance.",
@@ -490,6 +503,7 @@ def resolve_targets(
     held = {allocation.invoice_id: allocation for allocation in active}
     targets: dict = {}
     explicit_total = ZERO
+    over = None  # the first allocation that takes the total past what the payment has
     for spec in specs:
         invoice = _check_invoice(invoices.get(spec.invoice_id), spec.field)
         if invoice.pk in targets:
@@ -506,12 +520,28 @@ def resolve_targets(
         targets[invoice.pk] = Target(amount=amount, conversion=conversion)
         if spec.amount is not None:
             explicit_total += amount
-    if explicit_total > payment.amount:
-        raise ValidationFailed(
-            f"The allocations total {explicit_total}, more than the payment's {payment.amount}.",
-            fields={"allocations": [f"The total exceeds the payment amount ({payment.amount})."]},
-        )
+            if over is None and explicit_total > applicable_amount(payment):
+                over = spec
+    if over is not None:
+        raise _over_the_payment(payment, explicit_total, over)
     return targets
+
+
+def _over_the_payment(payment: Payment, total: Decimal, over: AllocationSpec):
+    """The allocations total more than the payment has to apply: named on the list and on
+    the amount of the allocation that went past it."""
+    if payment.refunded_amount:
+        left = applicable_amount(payment)
+        message = (
+            f"The allocations total {total}, more than is left of the payment's "
+            f"{payment.amount} after {payment.refunded_amount} refunded ({left})."
+        )
+        reason = f"The total exceeds what is left of the payment ({left}: the rest was refunded)."
+    else:
+        message = f"The allocations total {total}, more than the payment's {payment.amount}."
+        reason = f"The total exceeds the payment amount ({payment.amount})."
+    amount_field = over.field.rsplit(".", 1)[0] + ".amount"
+    return ValidationFailed(message, fields={"allocations": [reason], amount_field: [reason]})
 
 
 def allocations_set(

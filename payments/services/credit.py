@@ -307,7 +307,8 @@ def credit_refund(
         journal_entry=entry,
     )
     payment.refunded_amount += amount
-    payment.save(update_fields=["refunded_amount", "updated_at"])
+    payment.status = payment.derived_status()  # refunded in full (with what was applied): done
+    payment.save(update_fields=["refunded_amount", "status", "updated_at"])
     recorded = hooks.dispatch(
         hooks.MoneyMoved(
             organization=organization,

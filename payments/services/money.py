@@ -34,6 +34,7 @@ from payments.services.allocations import (
     allocation_apply,
     allocation_unapply,
     allocations_set,
+    applicable_amount,
     lock_invoices,
     resolve_targets,
     save_money,
@@ -441,7 +442,7 @@ def payment_auto_apply(
         payment = lock_objects.payment_for_update(organization, payment_id)
     if payment.status != Payment.Status.UNMATCHED or payment.unapplied_by_clerk:
         return False
-    if amount <= 0 or amount > payment.amount:
+    if amount <= 0 or amount > applicable_amount(payment):  # what a refund left, at most
         return False
     invoices = lock_invoices(payment, [], invoice_ids)
     if any(

@@ -120,6 +120,12 @@ class InvoiceSerializer(serializers.Serializer):
     currency = serializers.CharField(
         read_only=True, help_text="ISO 4217 code: the currency of every amount of the invoice"
     )
+    exchange_rate = RateField(
+        read_only=True,
+        allow_null=True,
+        help_text="Base currency per unit of `currency`, the rate the receivable is booked at "
+        "(exact decimal text); null for an invoice in the base currency",
+    )
     amount = money_out()
     amount_due = money_out(help_text="Open balance")
     amount_paid = money_out(help_text="amount minus amount_due")

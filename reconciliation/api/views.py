@@ -130,7 +130,8 @@ class ReconciliationViewSet(OrgScopedViewSet):
         "that reversal records, which offsets it, is rejected too. A `write_off` or "
         "`payment_unapplied` change cannot be rejected alone, nor a `credit_note` or a "
         "dispute's `write_off` (the invoice's balance was lowered in ARPilot: approve it so "
-        "the ledger follows). Skipped: `unknown id`, "
+        "the ledger follows), nor a `refund` (the money was paid out of the customer's "
+        "credit). Skipped: `unknown id`, "
         "`wrong status: <status>`, `cannot unapply: <why>`, `cannot reverse: <why>`, and the "
         "reasons above.",
         request=s.RejectInput,

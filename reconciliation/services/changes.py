@@ -359,6 +359,10 @@ _NOT_REJECTABLE_ALONE = {
     # put the balance back, so it is refused rather than leave ARPilot and the ledger apart.
     ChangeType.CREDIT_NOTE: "the credit note already lowered the invoice's balance in ARPilot; "
     "approve this change so the ledger follows",
+    # A refund of customer credit (payments.services.credit.credit_refund): the money went
+    # out to the customer; rejecting the change would not bring it back.
+    ChangeType.REFUND: "the refund was already paid out of the customer's credit in ARPilot; "
+    "approve this change so the ledger follows",
 }
 # A write-off of an invoice's balance (receivables.services.invoice_write_off, a dispute's;
 # its payload says ``adjustment``) is no payment application's: refused in its own words.

@@ -563,3 +563,27 @@ def test_invoice_create_costs_no_query_for_credit_while_auto_apply_is_off(
     assert len(captured) == statements, [q["sql"][:60] for q in captured]
     expected = "0.00" if auto_apply else "123.45"
     assert money(response.json()["data"]["amount_due"]) == Decimal(expected)
+
+
+def test_a_payment_applied_and_refunded_in_full_is_done_and_leaves_the_queue(org):
+    from payments.models import Payment
+    from payments.services import credit as credit_services
+    from tests.factories import CustomerFactory, make_invoice, make_payment
+
+    customer = CustomerFactory(organization=org)
+    invoice = make_invoice(org, customer=customer, amount="60.00")
+    payment = make_payment(org, amount="100.00")
+    from payments.services import payment_update
+
+    payment_update(organization=org, payment_id=payment.pk, invoice_id=invoice.pk)
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PARTIALLY_APPLIED
+    credit_services.credit_refund(
+        organization=org,
+        customer_id=customer.pk,
+        payment_id=payment.pk,
+        amount=Decimal("40.00"),
+    )
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.APPLIED
+    assert payment.applied_amount + payment.refunded_amount == payment.amount
