@@ -102,6 +102,11 @@ class ConsoleErrors:
         return unexpected + unseen
 
 
+# Assertions wait as long as actions do: with the suite spread over every core, a page that
+# waits for a background task can take longer than Playwright's default 5 s.
+expect.set_options(timeout=15_000)
+
+
 def new_page(browser, **context_options):
     """A page in a fresh context (desktop size unless told), watched for console errors: its
     ``expect_console_errors(*patterns)`` declares the ones a test provokes on purpose."""
