@@ -212,6 +212,70 @@ def seed_collections(organization, *, user=None) -> dict[str, int]:
     return counts
 
 
+def seed_credits(organization) -> dict[str, int]:
+    """What is not exactly an invoice: a credit note applied to part of an invoice, and a
+    European customer's invoice in euros booked at the rate table's rate (with the rates of
+    the last two months, so its aging shows in the base currency)."""
+    from credits.services import credit_notes
+
+    today = timezone.localdate()
+    counts = {"credit notes": 0, "invoices in EUR": 0}
+    for days_ago, rate in ((60, "1.0712"), (30, "1.0845"), (0, "1.0790")):
+        receivables.exchange_rate_set(
+            organization=organization,
+            currency="EUR",
+            date=today - timedelta(days=days_ago),
+            rate=Decimal(rate),
+        )
+    open_invoices = list(
+        Invoice.objects.for_org(organization)
+        .filter(status__in=Invoice.OPEN_STATUSES, amount_due__gt=Decimal("200.00"))
+        .order_by("due_date", "invoice_number")
+    )
+    if open_invoices:
+        invoice = open_invoices[-1]
+        note = credit_notes.credit_note_create(
+            organization=organization,
+            customer=invoice.customer_id,
+            invoice_id=invoice.pk,
+            amount=Decimal("120.00"),
+            memo="Price adjustment agreed with AP: volume discount.",
+            status="posted",
+        )
+        credit_notes.credit_note_apply(
+            organization=organization,
+            credit_note_id=note.pk,
+            allocations=[{"invoice_id": invoice.pk, "amount": Decimal("80.00")}],
+        )
+        counts["credit notes"] += 1
+    customer = customer_services.customer_create(
+        organization=organization,
+        company_name="Lindqvist Maskin AB",
+        contacts=[
+            {
+                "contact_name": "Karin Lindqvist",
+                "email": "ekonomi@lindqvist.example",
+                "is_primary": True,
+            }
+        ],
+        external_id="EU-0001",
+        timezone="Europe/Stockholm",
+        tags=["export"],
+    )
+    receivables.invoice_create(
+        organization=organization,
+        customer=customer,
+        invoice_number="EU-2026-0042",
+        currency="EUR",
+        amount=Decimal("2400.00"),
+        issue_date=today - timedelta(days=40),
+        due_date=today - timedelta(days=10),
+        notes="Machine parts, delivered to Göteborg.",
+    )
+    counts["invoices in EUR"] += 1
+    return counts
+
+
 def seed_organization(organization, *, small: bool = False) -> dict[str, int]:
     """Seed every domain of ARPilot through its services; returns counts by kind."""
     customers = seed_customers(organization, small=small)

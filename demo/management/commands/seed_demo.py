@@ -5,7 +5,7 @@ from django.db import transaction
 
 from arpilot import inprocess, services
 from arpilot.models import Membership, Organization
-from demo.seed import seed_collections, seed_organization
+from demo.seed import seed_collections, seed_credits, seed_organization
 
 DEMO_ORG = "Demo Receivables Co"
 CLERK_USERNAME = "clerk"
@@ -44,6 +44,7 @@ class Command(BaseCommand):
             _demo_user(org, ADMIN_USERNAME, ADMIN_PASSWORD, Membership.Role.ADMIN, staff=True)
             _, key = services.api_key_create(organization=org, name="demo")
             counts.update(seed_collections(org, user=clerk))
+            counts.update(seed_credits(org))
         if settings.ARPILOT_TASKS_IN_PROCESS:
             # The reminders of the demo's dunning run are being sent by this process's
             # task threads: let them finish (into var/mail/) before the command exits.
