@@ -161,7 +161,10 @@ def candidate_book(
         )
         SELECT i.id, i.invoice_number, i.customer_id, c.company_name, c.external_id,
                i.amount_due, i.issue_date, i.due_date, i.currency
-        FROM chosen JOIN {invoice_table} i ON i.id = chosen.id
+        -- The ids as an array: planned as index lookups (joined to the CTE, its estimate of
+        -- thousands of rows made a hash join over every invoice).
+        FROM unnest(ARRAY(SELECT id FROM chosen)) AS picked(id)
+        JOIN {invoice_table} i ON i.id = picked.id
         JOIN {customer_table} c ON c.id = i.customer_id
     """  # noqa: S608 - table names from models, values bound
     params = {
