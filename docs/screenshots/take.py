@@ -24,6 +24,8 @@ PAGES = [
     ("review-queue-phone", "/payments/review/", 390),
     ("collections-worklist", "/collections/", 1280),
     ("dunning-policy", "/collections/policy/", 1280),
+    ("credit-notes", "/credits/credit-notes/", 1280),
+    ("deductions", "/credits/deductions/", 1280),
 ]
 
 
