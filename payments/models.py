@@ -213,9 +213,12 @@ class Payment(OrgScopedModel):
             models.CheckConstraint(
                 condition=Q(written_off_amount__gte=0), name="payment_written_off_nonneg"
             ),
+            # Amounts have two places, so a thousandth of slack lets nothing more through on
+            # PostgreSQL, while SQLite (which subtracts them as floats: 0.18 - 0.17 is
+            # 0.00999…) does not refuse an exact refund.
             models.CheckConstraint(
                 condition=Q(refunded_amount__gte=0)
-                & Q(refunded_amount__lte=F("amount") - F("applied_amount")),
+                & Q(refunded_amount__lte=F("amount") - F("applied_amount") + Decimal("0.001")),
                 name="payment_refunded_range",
             ),
             models.CheckConstraint(

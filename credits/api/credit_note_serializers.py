@@ -178,8 +178,13 @@ class _CustomerId(serializers.UUIDField):
 
 
 class _ArAccountNumber(serializers.IntegerField):
-    def to_internal_value(self, data):
-        number = super().to_internal_value(data)
+    """An account number, answered as the organization's account (after the number's own
+    validators: they compare numbers, not accounts)."""
+
+    def run_validation(self, data=serializers.empty):
+        number = super().run_validation(data)
+        if number is None:
+            return None
         account = (
             Account.objects.for_org(self.context["organization"])
             .filter(account_number=number)

@@ -908,16 +908,19 @@ def credit_note_apply(
         )
     for item, pk in zip(items, ids, strict=True):
         _apply_one(note, invoices[pk], item.amount, created_by)
-    note.amount_remaining -= total
+        # One allocation at a time: each one's exchange difference is figured from the
+        # note's remainder before and after it.
+        note.amount_remaining -= item.amount
     note.save(update_fields=["amount_remaining", "updated_at"])
     _emit(note, "credit_note.applied")
     return note
 
 
 def _apply_one(note: CreditNote, invoice: Invoice, amount: Decimal, created_by: str) -> None:
+    owed_before = invoice.amount_due
     with money_moving(invoice, locked=True):
         invoice.amount_due -= amount
-    exchange = _exchange_difference(note, invoice, amount)
+    exchange = _exchange_difference(note, invoice, amount, owed_before)
     allocation = CreditNoteAllocation.objects.create(
         organization_id=note.organization_id,
         credit_note=note,
@@ -939,16 +942,46 @@ def _apply_one(note: CreditNote, invoice: Invoice, amount: Decimal, created_by: 
     )
 
 
-def _exchange_difference(note: CreditNote, invoice: Invoice, amount: Decimal):
-    """In another currency than the base, with the note and the invoice booked at different
-    rates: the receivable relieved on the invoice (its rate) less what the note held (its
-    rate) is a realised loss (Dr exchange / Cr receivable) or gain; the entry, or None."""
+def _exchange_difference(note: CreditNote, invoice: Invoice, amount: Decimal, owed_before):
+    """In another currency than the base: the receivable relieved on the invoice (its
+    balance's value before less after, at its rate) less what the note held of it (its
+    remainder's value before less after, at its rate) is a realised loss (Dr exchange / Cr
+    receivable) or gain — or, at equal rates, the rounding of the two balances; the entry, or
+    None. ``note.amount_remaining`` is still the remainder before this allocation."""
     if note.exchange_rate is None and invoice.exchange_rate is None:
         return None
     unit = currency_unit(base_currency(note.organization))
-    difference = to_base(amount, invoice.exchange_rate, unit) - to_base(
-        amount, note.exchange_rate, unit
+
+    def relieved(before: Decimal, rate) -> Decimal:
+        return to_base(before, rate, unit) - to_base(before - amount, rate, unit)
+
+    difference = relieved(owed_before, invoice.exchange_rate) - relieved(
+        note.amount_remaining, note.exchange_rate
     )
+    memo = f"Exchange difference: credit note {note.number} applied to invoice "
+    return _post_exchange(note, invoice, difference, memo + invoice.invoice_number)
+
+
+def _unapply_difference(note: CreditNote, invoice: Invoice, amount: Decimal, owed_before):
+    """The mirror of ``_exchange_difference`` for taking ``amount`` back: the balances'
+    values after less before (not the apply's entry reversed, which after other allocations
+    came and went could leave a cent behind). ``note.amount_remaining``: before."""
+    if note.exchange_rate is None and invoice.exchange_rate is None:
+        return None
+    unit = currency_unit(base_currency(note.organization))
+
+    def added(before: Decimal, rate) -> Decimal:
+        return to_base(before + amount, rate, unit) - to_base(before, rate, unit)
+
+    difference = added(note.amount_remaining, note.exchange_rate) - added(
+        owed_before, invoice.exchange_rate
+    )
+    memo = f"Exchange difference: credit note {note.number} taken back from invoice "
+    return _post_exchange(note, invoice, difference, memo + invoice.invoice_number)
+
+
+def _post_exchange(note: CreditNote, invoice: Invoice, difference: Decimal, memo: str):
+    """``difference`` > 0: Cr receivable / Dr exchange (a loss); < 0 the other way."""
     if difference == 0:
         return None
     fund = default_fund(note.organization_id)
@@ -972,8 +1005,7 @@ def _exchange_difference(note: CreditNote, invoice: Invoice, amount: Decimal):
         date=timezone.localdate(),
         kind=JournalEntry.Kind.ISSUE,
         lines=[receivable, exchange],
-        memo=f"Exchange difference: credit note {note.number} applied to invoice "
-        f"{invoice.invoice_number}",
+        memo=memo,
         source=EXCHANGE_SOURCE,
     )
 
@@ -1030,19 +1062,14 @@ def credit_note_unapply(
     for pk in wanted:
         allocation = found[pk]
         invoice = invoices[allocation.invoice_id]
+        owed_before = invoice.amount_due
         with money_moving(invoice, locked=True):
             invoice.amount_due += allocation.amount
         allocation.unapplied_at = now
         allocation.unapplied_by = (unapplied_by or "")[:150]
         allocation.save(update_fields=["unapplied_at", "unapplied_by", "updated_at"])
+        reversal = _unapply_difference(note, invoice, allocation.amount, owed_before)
         note.amount_remaining += allocation.amount
-        reversal = None
-        if allocation.exchange_entry_id is not None:
-            reversal = ledger_reverse(
-                entry=allocation.exchange_entry,
-                date=timezone.localdate(),
-                source=EXCHANGE_SOURCE,
-            )
         _money_moved(
             note,
             -allocation.amount,

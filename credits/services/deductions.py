@@ -169,6 +169,10 @@ def _rebill(deduction: Deduction, invoice: Invoice, amount: Decimal, note: str) 
         notes=(f"{text}: {note}" if note else text)[:2000],
         lines=[LineSpec(amount=amount, account=account, fund=fund, note=text[:500])],
         ar_account=invoice.ar_account,
+        # In the deduction's money, at the rate the original was booked at: what comes off
+        # the original goes onto the new one, with no exchange difference between them.
+        currency=invoice.currency,
+        exchange_rate=invoice.exchange_rate,
     )
 
 

@@ -240,6 +240,9 @@ def _refund_entry(organization, currency: str, amount: Decimal, day: date, memo:
     accounts, fund = ledger_defaults(organization, [Account.Role.CASH, Account.Role.RECEIVABLE])
     cash, receivable = accounts[Account.Role.CASH], accounts[Account.Role.RECEIVABLE]
     base = _base_amount(organization, currency, amount, day)
+    if base <= 0:
+        message = f"{amount} {currency} is worth nothing in the base currency: nothing to refund."
+        raise ValidationFailed(message, fields={"amount": [message]})
     return ledger_post(
         organization=organization,
         date=day,

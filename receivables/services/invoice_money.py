@@ -183,6 +183,10 @@ def _foreign_postings(
     )
     if received is None:  # money in the invoice's currency at its booked rate
         received = Received(currency=invoice_currency, amount=amount, base_amount=relief)
+    if not any(weight > 0 for weight in open_by_fund.values()) and funds:
+        # What is still open is worth nothing in the base currency (the last yen of a
+        # balance booked at a tiny rate): the money goes to the invoice's first fund.
+        open_by_fund = {next(iter(funds)): Decimal(1)}
     relief_by_fund = _allocate(relief, open_by_fund, unit) if relief > 0 else {}
     invoice_unit = currency_unit(invoice.currency)
     foreign_by_fund = _allocate(amount, open_by_fund, invoice_unit) if invoice_currency else {}

@@ -727,3 +727,25 @@ def test_a_payment_after_a_foreign_credit_note_relieves_only_what_it_pays(org):
     invoice_record_offline_payment(invoice=invoice, amount=D("60.00"))
 
     assert_ledger_with_credit_notes(org)
+
+
+def test_an_existing_account_number_with_bad_amounts_is_a_400_not_a_500(api, org):
+    """Found by the schema fuzz: the account number's own validators compared the account
+    the field had already looked up with an integer."""
+    from receivables.services import account_create
+
+    account_create(organization=org, account_number=0, name="Zero", type=Account.Type.ASSET)
+    customer = CustomerFactory(organization=org)
+    response = api.post(
+        "/api/v1/credit-notes",
+        {"customer_id": str(customer.pk), "amount": "0", "ar_account_number": 0},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "amount" in response.json()["error"]["fields"]
+    ok = api.post(
+        "/api/v1/credit-notes",
+        {"customer_id": str(customer.pk), "amount": "5.00", "ar_account_number": 0},
+        format="json",
+    )
+    assert ok.status_code == 201, ok.content
