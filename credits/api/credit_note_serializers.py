@@ -139,6 +139,8 @@ class CreditNoteLineInput(serializers.Serializer):
     )
 
     def validate(self, attrs):
+        if "amount" not in attrs:  # a PATCH is partial, but not each of its new lines
+            raise serializers.ValidationError({"amount": ["This field is required."]})
         organization = self.context["organization"]
         accounts = Account.objects.for_org(organization)
         account = None

@@ -749,3 +749,18 @@ def test_an_existing_account_number_with_bad_amounts_is_a_400_not_a_500(api, org
         format="json",
     )
     assert ok.status_code == 201, ok.content
+
+
+def test_a_patched_line_without_an_amount_is_a_400_not_a_500(api, org):
+    """Found by the schema fuzz: a PATCH is partial, and its lines were too."""
+    customer = CustomerFactory(organization=org)
+    created = api.post(
+        "/api/v1/credit-notes", {"customer_id": str(customer.pk), "amount": "5.00"}, format="json"
+    ).json()["data"]
+    response = api.patch(
+        f"/api/v1/credit-notes/{created['id']}",
+        {"lines": [{"description": "no amount", "account_number": 4900}]},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert any("amount" in field for field in response.json()["error"]["fields"])
