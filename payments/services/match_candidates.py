@@ -200,9 +200,17 @@ def candidate_book(
                     contacts.setdefault(customer_id, []).append(text)
                 else:
                     history.counts.setdefault(text, Counter())[customer_id] += count
+    invoices = open_invoices_from_rows(rows, contacts)
+    return invoices, history
+
+
+def open_invoices_from_rows(rows, contacts: dict) -> list[OpenInvoice]:
+    """Matching's open invoices from rows of (id, number, customer id, company name,
+    external id, amount due, issue date, due date, currency); ``contacts``: names by
+    customer id (the whole book's read builds them the same way)."""
     frozen = {customer_id: tuple(names) for customer_id, names in contacts.items()}
     empty = ()
-    invoices = [
+    return [
         OpenInvoice(
             id=pk,
             invoice_number=number,
@@ -217,4 +225,3 @@ def candidate_book(
         )
         for pk, number, customer_id, company, external, due, issued, due_date, currency in rows
     ]
-    return invoices, history

@@ -330,23 +330,7 @@ def _open_invoices(organization, contacts: dict) -> list[OpenInvoice]:
             "currency",
         )
     )
-    empty = ()
-    frozen = {customer_id: tuple(names) for customer_id, names in contacts.items()}
-    return [
-        OpenInvoice(
-            id=pk,
-            invoice_number=number,
-            customer_id=customer_id,
-            customer_name=company,
-            customer_external_id=external or None,
-            contact_names=frozen.get(customer_id, empty),
-            open_balance=due,
-            issue_date=issued,
-            due_date=due_date,
-            currency=currency or None,
-        )
-        for pk, number, customer_id, company, external, due, issued, due_date, currency in rows
-    ]
+    return match_candidates.open_invoices_from_rows(rows, contacts)
 
 
 _CONTACT, _HISTORY = "c", "h"
