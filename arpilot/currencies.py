@@ -9,8 +9,8 @@ Two different questions have two answers here, on purpose:
 - ``iso_minor_units``: ISO 4217's minor unit, which bank files that give amounts in minor
   units (BAI2) are written in (HUF 2 there, though CLDR shows it without decimals).
 
-Amounts are stored with two places (``arpilot.money.DECIMAL_PLACES``): a three-place
-currency's third decimal is refused for now rather than rounded away.
+Amounts are stored with three places (``arpilot.money.DECIMAL_PLACES``), so every
+currency's own places are kept exactly (BHD, KWD, OMR, TND have three).
 """
 
 from decimal import Decimal
@@ -19,7 +19,6 @@ from functools import lru_cache
 from babel.numbers import get_currency_precision
 
 from arpilot.errors import ValidationFailed
-from arpilot.money import DECIMAL_PLACES
 
 # The active ISO 4217 codes (no funds, metals or historic currencies).
 ISO_CURRENCIES = frozenset(
@@ -85,12 +84,6 @@ def amount_check(amount, currency: str, field: str):
             f"{currency} amounts have no decimal places; {amount} has {places}."
             if allowed == 0
             else f"{currency} amounts have at most {allowed} decimal places; {amount} has {places}."
-        )
-        raise ValidationFailed(message, fields={field: [message]})
-    if places > DECIMAL_PLACES:
-        message = (
-            f"{currency} amounts have {allowed} decimal places, but ARPilot stores "
-            f"{DECIMAL_PLACES} for now: {amount} cannot be kept exactly."
         )
         raise ValidationFailed(message, fields={field: [message]})
     return amount

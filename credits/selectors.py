@@ -93,11 +93,12 @@ def _aging_rows(queryset, organization, today: date, tz, places: int) -> list[di
 
 
 def _currency_part(row: dict, base: str, places: int) -> dict:
+    own = currency_places(row["invoice__currency"])
     return {
         "currency": row["invoice__currency"],
         "count": row["count"],
-        **{name: round_base(row[name], 2) for name, _, _ in AGING_BUCKETS},
-        "total": round_base(row["total"], 2),
+        **{name: round_base(row[name], own) for name, _, _ in AGING_BUCKETS},
+        "total": round_base(row["total"], own),
         "total_base": round_base(row["total_base"], places),
         "unrated_count": row["unrated_count"],
     }

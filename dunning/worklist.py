@@ -37,6 +37,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Greatest, Least
 
+from arpilot.money import MILL, money_value
 from credits.models import Deduction
 from dunning.models import CustomerNote, Dispute, Promise, PromiseInvoice, Reminder
 from receivables.models import Invoice
@@ -165,7 +166,7 @@ def worklist_annotate(customers, *, today: date, now: datetime):
 
 
 def _cents(value) -> Decimal:
-    return Decimal(value or 0).quantize(Decimal("0.01"))
+    return money_value(Decimal(value or 0).quantize(MILL))
 
 
 def overdue_total(row) -> Decimal:

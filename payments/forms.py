@@ -8,8 +8,9 @@ from django import forms
 MAX_MONEY = Decimal("999999999999.99")
 
 
-def parse_money(raw: str) -> Decimal:
-    """A positive amount with at most two decimals (``1,250.50`` is accepted).
+def parse_money(raw: str, currency: str | None = None) -> Decimal:
+    """A positive amount with at most two decimals, three in a three-place ``currency``
+    (BHD, KWD, ...); ``1,250.50`` is accepted.
 
     Read by the bank-file amount parser, exactly or not at all: a decimal point; a comma
     only between thousands of a correctly grouped number. ``12,50`` is refused, never
@@ -19,11 +20,13 @@ def parse_money(raw: str) -> Decimal:
 
     text = (raw or "").strip()
     try:
-        value, _currency = parse_amount(text, ".")
+        value, _currency = parse_amount(text, ".", currency=currency)
     except (AmountError, InvalidOperation) as exc:
         reason = str(exc)
-        if "more than 2 decimal places" in reason or "keeps 2" in reason:
+        if "more than 2 decimal places" in reason:
             raise forms.ValidationError("At most two decimal places.") from exc
+        if "more than 3 decimal places" in reason:
+            raise forms.ValidationError("At most three decimal places.") from exc
         if "too large" in reason:
             raise forms.ValidationError("Too large.") from exc
         if reason.startswith("ambiguous amount"):
@@ -47,6 +50,10 @@ class AllocationsForm(forms.Form):
         label="Write off the short-payment (within the tolerance)", required=False
     )
 
+    def __init__(self, *args, currency: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
     def clean(self):
         data = super().clean()
         invoice_ids = self.data.getlist("invoice_id")
@@ -67,7 +74,7 @@ class AllocationsForm(forms.Form):
                 continue
             seen.add(invoice_id)
             try:
-                amount = parse_money(raw_amount)
+                amount = parse_money(raw_amount, self.currency)
             except forms.ValidationError as exc:
                 errors.append(f"Row {index + 1}: {' '.join(exc.messages)}")
                 continue

@@ -16,7 +16,7 @@ from django.db.models import (
     When,
 )
 
-from arpilot.money import ZERO
+from arpilot.money import MILL, ZERO, money_value
 from payments.filters import PAGE_FILTERS, PaymentFilterSet
 from payments.models import (
     MatchSuggestion,
@@ -242,9 +242,9 @@ def _amount_of(term: str) -> Decimal | None:
         value = Decimal(text)
     except InvalidOperation:
         return None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+    if not value.is_finite() or value <= 0 or value != value.quantize(MILL):
         return None
-    return value.quantize(Decimal("0.01"))
+    return money_value(value.quantize(MILL))
 
 
 def invoice_search(*, organization, term: str, limit: int):

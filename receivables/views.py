@@ -78,7 +78,7 @@ def base_currency(organization) -> str:
 
 
 RATE_FIELD = DecimalField(max_digits=20, decimal_places=10)
-BASE_MONEY = DecimalField(max_digits=24, decimal_places=2)
+BASE_MONEY = DecimalField(max_digits=24, decimal_places=3)
 
 
 def booked_rate(organization, prefix: str = ""):
@@ -171,7 +171,7 @@ def _currency_row(row: dict, base: str, places: int) -> dict:
     own_places = currency_places(row["currency"])
 
     def own(amount):
-        return round_base(amount, min(own_places, 2))
+        return round_base(amount, own_places)
 
     keys = [key for key, *_ in AGING_BUCKETS]
     return {
@@ -265,8 +265,8 @@ def invoice_totals(queryset, organization) -> dict:
                 "currency": row["currency"],
                 "is_base": row["currency"] == base,
                 "count": row["count"],
-                "amount": round_base(row["own_amount"], 2),
-                "amount_due": round_base(row["own_amount_due"], 2),
+                "amount": round_base(row["own_amount"], currency_places(row["currency"])),
+                "amount_due": round_base(row["own_amount_due"], currency_places(row["currency"])),
                 "unrated_count": row["unrated_count"],
             }
             for row in rows

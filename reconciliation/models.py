@@ -3,10 +3,7 @@ from django.db.models import Q
 
 from arpilot.db import NextVal
 from arpilot.models import OrgScopedModel, SigningSecretFields
-
-
-def money_field(**kwargs) -> models.DecimalField:
-    return models.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+from arpilot.money import money_field
 
 
 class AccountingChange(OrgScopedModel):

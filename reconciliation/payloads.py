@@ -14,7 +14,7 @@ them back into Decimals for the API, which renders them as JSON numbers.
 from datetime import date
 from decimal import Decimal
 
-from arpilot.money import CENT, ZERO
+from arpilot.money import MILL, ZERO, money_value
 from arpilot.timezones import today_in
 from receivables.models import Account, Invoice, InvoiceOfflinePayment, JournalEntry, JournalLine
 from receivables.services import default_account, default_fund
@@ -32,7 +32,7 @@ PAYLOAD_KEYS_HELP = (
 
 
 def _money(value: Decimal) -> str:
-    return str(Decimal(value).quantize(CENT))
+    return str(money_value(Decimal(value).quantize(MILL)))
 
 
 def _iso(value) -> str | None:

@@ -2,10 +2,16 @@ import os
 import re
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from arpilot import services
 from arpilot.celery import app as celery_app
+
+# No per-example deadline: the suite runs on every core of a small shared machine, where an
+# example that takes 90 ms alone can take 300 ms; speed is measured in bench/, not here.
+hypothesis_settings.register_profile("arpilot", deadline=None)
+hypothesis_settings.load_profile("arpilot")
 
 
 def pytest_configure(config):

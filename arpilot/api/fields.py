@@ -2,8 +2,11 @@
 
 import re
 import zoneinfo
+from decimal import Decimal
 
 from rest_framework import serializers
+
+from arpilot.money import MILL, money_value
 
 HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _TIMEZONES = frozenset(zoneinfo.available_timezones())
@@ -44,3 +47,31 @@ def aliased(data, aliases: dict[str, str]):
         if alias in data and name not in data:
             data[name] = data.pop(alias)
     return data
+
+
+class MoneyField(serializers.DecimalField):
+    """Money: a JSON number or a numeric string in, a JSON number out; at most 12 digits
+    before the point and ``places`` after it.
+
+    ``places=3`` is for amounts whose service checks them against their currency's own places
+    (``arpilot.currencies.amount_check``: BHD three, USD two, JPY none); every other amount
+    takes two, as before. An amount goes out exactly as stored (three places at most), never
+    rounded to the field's ``places``.
+    """
+
+    def __init__(self, *, places: int = 2, **kwargs):
+        super().__init__(max_digits=12 + places, decimal_places=places, **kwargs)
+
+    def to_representation(self, value):
+        return money_value(Decimal(value).quantize(MILL))
+
+
+def money_out(**kwargs) -> MoneyField:
+    """A read-only amount, sent exactly."""
+    return MoneyField(places=3, read_only=True, **kwargs)
+
+
+def money_in(*, currency_checked: bool = False, **kwargs) -> MoneyField:
+    """An amount in a request: three places when its service checks its currency's places
+    (``currency_checked``), else two."""
+    return MoneyField(places=3 if currency_checked else 2, **kwargs)

@@ -96,16 +96,28 @@ _REPLAYED = {
 }
 
 # --- money --------------------------------------------------------------------------------------
-# Every DecimalField of the API is money with two decimal places. Responses send JSON numbers;
-# requests take a JSON number or a numeric string. No ``multipleOf: 0.01``: JSON-schema
-# validators check it with floats and refuse exact values such as 0.07.
+# Every DecimalField of the API with two or three places is money. Responses send JSON
+# numbers; requests take a JSON number or a numeric string. No ``multipleOf: 0.01``:
+# JSON-schema validators check it with floats and refuse exact values such as 0.07.
+# Three places: an amount checked against its currency's own places (BHD three, USD two,
+# JPY none); responses send every amount exactly, with up to three places.
 MONEY_NOTE = "a decimal with two places"
+MONEY_NOTE_CURRENCY = (
+    "a decimal with the currency's places: two, none in JPY, three in BHD, KWD and the like"
+)
+MONEY_NOTE_OUT = "a decimal: two places, none in JPY, three in BHD, KWD and the like"
 MONEY_STRING_PATTERN = r"^-?\d{1,12}(\.\d{1,2})?$"
 MONEY_STRING_PATTERN_UNSIGNED = r"^\d{1,12}(\.\d{1,2})?$"
+MONEY_STRING_PATTERN_3 = r"^-?\d{1,12}(\.\d{1,3})?$"
+MONEY_STRING_PATTERN_3_UNSIGNED = r"^\d{1,12}(\.\d{1,3})?$"
 
 
 def _is_money(field) -> bool:
-    return isinstance(field, serializers.DecimalField) and field.decimal_places == 2
+    return (
+        isinstance(field, serializers.DecimalField)
+        and field.decimal_places in (2, 3)
+        and field.max_digits in (14, 15)
+    )
 
 
 def money_schema(field, direction: str) -> dict:
@@ -117,16 +129,23 @@ def money_schema(field, direction: str) -> dict:
     if direction != "request":
         return number
     unsigned = field.min_value is not None and field.min_value >= 0
+    if field.decimal_places == 3:
+        pattern = MONEY_STRING_PATTERN_3_UNSIGNED if unsigned else MONEY_STRING_PATTERN_3
+    else:
+        pattern = MONEY_STRING_PATTERN_UNSIGNED if unsigned else MONEY_STRING_PATTERN
     string = {
         "type": "string",
-        "pattern": MONEY_STRING_PATTERN_UNSIGNED if unsigned else MONEY_STRING_PATTERN,
+        "pattern": pattern,
         "description": 'A numeric string, e.g. "1234.50"',
     }
     return {"oneOf": [{**number, "description": "A JSON number, e.g. 1234.5"}, string]}
 
 
-def money_description(help_text: str | None, direction: str) -> str:
-    note = MONEY_NOTE
+def money_description(help_text: str | None, direction: str, places: int = 2) -> str:
+    if direction != "request":
+        note = MONEY_NOTE_OUT
+    else:
+        note = MONEY_NOTE_CURRENCY if places == 3 else MONEY_NOTE
     if direction == "request":
         note += ', as a JSON number or a numeric string ("1234.50")'
     if help_text:
@@ -176,7 +195,9 @@ class ArpilotAutoSchema(AutoSchema):
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         if _is_money(field):
             meta = dict(self._get_serializer_field_meta(field, direction))
-            meta["description"] = money_description(meta.get("description"), direction)
+            meta["description"] = money_description(
+                meta.get("description"), direction, field.decimal_places
+            )
             if "nullable" in meta and direction == "request":
                 # keep a ``type`` beside ``nullable``: a nullable string-or-number
                 meta.pop("nullable")

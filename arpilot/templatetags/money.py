@@ -42,15 +42,16 @@ def _currency_style(currency: str, locale: str) -> tuple[Decimal, str, str]:
 def format_money(value, currency: str = DEFAULT_CURRENCY, locale: str = LOCALE) -> str:
     """``1234.5`` in USD → ``$1,234.50``; EUR → ``€1,234.50``; negative → ``-$12.00`` (with a true
     minus sign); JPY ``1235`` → ``¥1,235`` (the currency's own decimals when the amount has
-    no fraction beyond them, else two: ``¥1,234.50``); letter symbols → ``CAD 1.00``."""
+    no fraction beyond them, else two: ``¥1,234.50``); BHD ``12.345`` → ``BHD 12.345``;
+    letter symbols → ``CAD 1.00``."""
     if value is None or value == "":
         return "—"
-    try:
-        amount = Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
-    except (InvalidOperation, ValueError):
-        return str(value)
     currency = (currency or DEFAULT_CURRENCY).strip().upper() or DEFAULT_CURRENCY
     unit, symbol, shown = _currency_style(currency, locale)
+    try:
+        amount = Decimal(str(value)).quantize(min(unit, CENT), rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError):
+        return str(value)
     own_digits = unit <= CENT or amount == amount.quantize(unit)
     text = format_currency(
         abs(amount), currency, locale=_locale(locale), currency_digits=own_digits

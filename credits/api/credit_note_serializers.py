@@ -6,6 +6,8 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from arpilot.api.fields import money_in, money_out
+from arpilot.money import MILL
 from credits.models import CreditNote
 from credits.services.credit_notes import LineInput, render_credit_note
 from customers.models import Customer
@@ -34,14 +36,12 @@ class _RateInput(serializers.DecimalField):
 
 
 def _money(**kwargs):
-    return serializers.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+    return money_out(**{k: v for k, v in kwargs.items() if k != "read_only"})
 
 
 def _money_in(**kwargs):
     kwargs.setdefault("help_text", MONEY_HELP)
-    return serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), **kwargs
-    )
+    return money_in(currency_checked=True, min_value=MILL, **kwargs)
 
 
 # --- output -----------------------------------------------------------------------------------

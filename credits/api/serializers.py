@@ -1,11 +1,13 @@
 from rest_framework import serializers
 
+from arpilot.api.fields import MoneyField
 from credits.models import Deduction
 from credits.rendering import render_deduction, render_reason
 
 
-def _money(**kwargs):
-    return serializers.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+def _money(**kwargs) -> MoneyField:
+    """An amount: sent exactly; in a request, two places."""
+    return MoneyField(places=3 if kwargs.get("read_only") else 2, **kwargs)
 
 
 # --- reasons ----------------------------------------------------------------------------------

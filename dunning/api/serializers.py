@@ -4,6 +4,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from arpilot.api.fields import MoneyField
 from arpilot.api.schema import BareSerializer
 from arpilot.money import MAX_AMOUNT
 from dunning import worklist
@@ -21,8 +22,9 @@ TEMPLATE_HELP = (
 )
 
 
-def _money(**kwargs):
-    return serializers.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+def _money(**kwargs) -> MoneyField:
+    """An amount: sent exactly; in a request, two places."""
+    return MoneyField(places=3 if kwargs.get("read_only") else 2, **kwargs)
 
 
 # --- policy -----------------------------------------------------------------------------------

@@ -3,20 +3,20 @@
 Under ``/customers/{id}/`` but payments' (the credit is payments' remainders, and customers
 and credits cannot import payments)."""
 
-from decimal import Decimal
-
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from arpilot.api.fields import money_in, money_out
 from arpilot.api.views import OrgScopedViewSet
+from arpilot.money import MILL
 from customers.models import Customer
 from payments.services import credit
 
 
 def _money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
+    return money_out(**kwargs)
 
 
 class CreditPaymentSerializer(serializers.Serializer):
@@ -64,10 +64,9 @@ class RefundInput(serializers.Serializer):
     payment_id = serializers.UUIDField(
         help_text="A payment with credit left for this customer (400 naming it otherwise)"
     )
-    amount = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=2,
-        min_value=Decimal("0.01"),
+    amount = money_in(
+        currency_checked=True,
+        min_value=MILL,
         help_text="At most the payment's credit left, in the payment's currency and its "
         "decimal places",
     )

@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from arpilot.api.fields import money_out
 from arpilot.api.views import OrgScopedViewSet
 from payments.remittance_models import Remittance, RemittanceLine
 from payments.services import remittances
@@ -15,7 +16,7 @@ MAX_BYTES = 2 * 1024 * 1024
 
 
 def _money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
+    return money_out(**kwargs)
 
 
 class RemittanceInput(serializers.Serializer):

@@ -4,20 +4,11 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from arpilot.api.fields import money_in, money_out
 from arpilot.api.schema import BareSerializer
+from arpilot.money import MILL
 from payments.models import Payment, PaymentAllocation, PaymentImport
 from payments.rendering import render_payment
-
-
-def money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0"), **kwargs
-    )
-
-
-def money_out(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
-
 
 # --- output -------------------------------------------------------------------------------------
 
@@ -157,12 +148,7 @@ class RejectedLineSerializer(serializers.Serializer):
 class CreatedTotalSerializer(serializers.Serializer):
     currency = serializers.CharField(read_only=True)
     count = serializers.IntegerField(read_only=True)
-    amount = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=2,
-        read_only=True,
-        help_text="Exact sum of the credits created in this currency",
-    )
+    amount = money_out(help_text="Exact sum of the credits created in this currency")
 
 
 class PaymentImportSerializer(serializers.ModelSerializer):
@@ -227,9 +213,7 @@ class MatchQueuedSerializer(BareSerializer):
 
 
 class PaymentCreateSerializer(serializers.Serializer):
-    amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), help_text="Payment amount"
-    )
+    amount = money_in(currency_checked=True, min_value=MILL, help_text="Payment amount")
     payment_date = serializers.DateField(help_text="Date of payment")
     payment_method = serializers.CharField(
         max_length=100, required=False, allow_blank=True, help_text="Payment method"
@@ -262,10 +246,9 @@ class PaymentCreateSerializer(serializers.Serializer):
 
 class AllocationInputSerializer(serializers.Serializer):
     invoice_id = serializers.UUIDField()
-    amount = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=2,
-        min_value=Decimal("0.01"),
+    amount = money_in(
+        currency_checked=True,
+        min_value=MILL,
         help_text="Money of the payment, in the payment's currency",
     )
     exchange_rate = ExchangeRateField(

@@ -628,8 +628,11 @@ def _parse_rows(
                 continue
             reject(index, booking)
             continue
+        row_currency = (
+            _cell(row, currency_col).strip().upper() if currency_col is not None else ""
+        ) or default_currency  # for the amount's places (BHD has three)
         try:
-            amount, currency_in_amount = _row_amount(row, columns, decimal_separator)
+            amount, currency_in_amount = _row_amount(row, columns, decimal_separator, row_currency)
         except AmountError as exc:
             if not any(row[c].strip() for c in money_columns) and SUMMARY_ROW.search(" ".join(row)):
                 continue  # "Beginning balance as of ..." lines carry no transaction
@@ -704,17 +707,21 @@ def _cell(row: list[str], index: int | None) -> str:
 
 
 def _row_amount(
-    row: list[str], columns: _Columns, decimal_separator: str
+    row: list[str], columns: _Columns, decimal_separator: str, row_currency: str | None = None
 ) -> tuple[Decimal, str | None]:
     if columns.amount is not None and (columns.credit is None or row[columns.amount].strip()):
-        return parse_amount(row[columns.amount], decimal_separator)
+        return parse_amount(row[columns.amount], decimal_separator, currency=row_currency)
     credit_text = _cell(row, columns.credit).strip()
     debit_text = _cell(row, columns.debit).strip()
     credit, currency = (
-        parse_amount(credit_text, decimal_separator) if credit_text else (Decimal(0), None)
+        parse_amount(credit_text, decimal_separator, currency=row_currency)
+        if credit_text
+        else (Decimal(0), None)
     )
     debit, debit_currency = (
-        parse_amount(debit_text, decimal_separator) if debit_text else (Decimal(0), None)
+        parse_amount(debit_text, decimal_separator, currency=row_currency)
+        if debit_text
+        else (Decimal(0), None)
     )
     if not credit_text and not debit_text:
         raise AmountError("has neither a credit nor a debit amount")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from arpilot.currencies import ISO_CURRENCIES, ISO_MINOR_UNITS, iso_minor_units
-from arpilot.money import CENT
+from arpilot.currencies import ISO_CURRENCIES, ISO_MINOR_UNITS, currency_places, iso_minor_units
+from arpilot.money import MILL, money_value
 
 from .types import MAX_AMOUNT
 
@@ -51,26 +51,35 @@ def minor_unit_exponent(currency: str | None) -> int:
     return iso_minor_units(currency)
 
 
+def _places_allowed(currency: str | None) -> int:
+    """Decimals an amount in the currency may carry: three for the three-place currencies
+    (BHD, KWD, OMR, JOD, LYD, TND; by ISO 4217 or CLDR), else two."""
+    return (
+        3 if currency and max(minor_unit_exponent(currency), currency_places(currency)) == 3 else 2
+    )
+
+
 def _exact(integer: str, fraction: str, original: str, currency: str | None = None) -> Decimal:
     """The non-negative amount integer.fraction, exactly, or AmountError.
 
-    More than two decimals are accepted only when the extra digits are zeros.
+    More decimals than the currency has (two; three for BHD and the like) are accepted only
+    when the extra digits are zeros. The value has two places, or three when the third is
+    not zero.
     """
     shown = original.strip()
     if not integer and not fraction:
         raise AmountError(f"amount {shown!r} is not a number")
-    extra = fraction[2:]
-    if extra.strip("0"):
-        places = len(fraction.rstrip("0"))
-        if currency and minor_unit_exponent(currency) == 3 and places == 3:
+    allowed = _places_allowed(currency)
+    if fraction[allowed:].strip("0"):
+        if allowed == 3:
             raise AmountError(
-                f"amount {shown} {currency.upper()} has 3 decimal places; ARPilot keeps 2"
+                f"amount {shown!r} has more than 3 decimal places ({currency.upper()} has 3)"
             )
         raise AmountError(f"amount {shown!r} has more than 2 decimal places")
     integer = integer.lstrip("0")
     if len(integer) > 12:
         raise AmountError(f"amount {shown!r} is too large")
-    value = Decimal(f"{integer or '0'}.{(fraction[:2] + '00')[:2]}")
+    value = money_value(Decimal(f"{integer or '0'}.{(fraction[:3] + '000')[:3]}"))
     if value > MAX_AMOUNT:
         raise AmountError(f"amount {shown!r} is too large")
     return value
@@ -242,20 +251,18 @@ def parse_swift_amount(text: str, currency: str | None = None) -> Decimal:
 
 
 def amount_from_minor_units(digits: str, currency: str | None) -> Decimal:
-    """Turn an unsigned amount in minor units ("150075" = 1500.75 USD) into a Decimal.
-
-    A currency with three decimals (KWD, BHD, ...) whose third decimal is not zero is
-    refused: ARPilot keeps two decimals.
-    """
+    """Turn an unsigned amount in minor units ("150075" = 1500.75 USD, "150075" = 150.075
+    BHD) into a Decimal, exactly: two places, or three when the currency has three and the
+    third is not zero."""
     if not digits.isascii() or not digits.isdigit():
         raise AmountError(f"amount {digits!r} is not a number")
     exponent = minor_unit_exponent(currency)
     value = Decimal(int(digits)).scaleb(-exponent)
-    quantized = value.quantize(CENT)
+    quantized = money_value(value.quantize(MILL))
     if quantized != value:
         raise AmountError(
             f"amount {value:.{exponent}f} {(currency or '').upper()} has {exponent} decimal "
-            "places; ARPilot keeps 2"
+            "places; ARPilot keeps 3"
         )
     if quantized > MAX_AMOUNT:
         raise AmountError(f"amount {digits!r} is too large")

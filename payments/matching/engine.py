@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 from rapidfuzz import fuzz, process
 
+from arpilot.currencies import currency_places
 from payments.matching.normalize import (
     NameForm,
     deletion_variants,
@@ -220,6 +221,11 @@ def _pair_keys(words: list[list[str]]) -> list[str]:
     if len(words) == 1:
         return list(words[0])
     return [f"{a} {b}" for left, right in pairwise(words) for a in left for b in right]
+
+
+def _unit(currency: str | None) -> Decimal:
+    """The smallest amount of ``currency`` (USD 0.01, JPY 1, BHD 0.001)."""
+    return Decimal(1).scaleb(-currency_places(currency)) if currency else Decimal("0.01")
 
 
 def _logistic(logit: float) -> float:
@@ -422,7 +428,7 @@ class MatchIndex:
         found: list[Suggestion] = []
         for currency in sorted(named_in):
             rate = self.rates[currency]
-            converted = (payment.amount * rate_paid / rate).quantize(Decimal("0.01"))
+            converted = (payment.amount * rate_paid / rate).quantize(_unit(currency))
             seen_as = PaymentInput(
                 id=payment.id,
                 amount=converted,
@@ -436,7 +442,7 @@ class MatchIndex:
                 f"{payment.amount} {paid_in} is {converted} {currency} at the organization's rates"
             )
             for suggestion in self._suggest_in(seen_as, currency, limit):
-                back = (suggestion.amount * rate / rate_paid).quantize(Decimal("0.01"))
+                back = (suggestion.amount * rate / rate_paid).quantize(_unit(paid_in))
                 found.append(
                     Suggestion(
                         invoice_ids=suggestion.invoice_ids,

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from rapidfuzz.distance import Levenshtein
 
-from arpilot.money import CENT
+from arpilot.money import MILL, money_value
 
 # Words that introduce an invoice number; stripped from the front of a number ("INV-1042").
 INVOICE_WORDS = ("INVOICENO", "INVOICES", "INVOICE", "INVNUM", "INVNO", "INVS", "INV", "BILL")
@@ -55,13 +55,16 @@ _JOIN_SEPARATOR_RE = re.compile(r"^[\s\-_/:.]{0,3}$")
 
 
 def to_cents(amount: Decimal) -> int:
-    """Whole cents of a Decimal amount (rounded half up to two places)."""
-    return int(amount.quantize(CENT, rounding=ROUND_HALF_UP).scaleb(2))
+    """Whole thousandths of a Decimal amount (rounded half up to three places: every
+    currency's smallest unit is a whole number of them, BHD's 0.001 included). The engine's
+    integer money; named for the cents it held when amounts had two places."""
+    return int(amount.quantize(MILL, rounding=ROUND_HALF_UP).scaleb(3))
 
 
 def from_cents(cents: int) -> Decimal:
-    """Decimal amount with two places from whole cents."""
-    return Decimal(cents).scaleb(-2)
+    """The Decimal amount of whole thousandths, with the places it needs and at least two
+    (``12340`` → ``12.34``, ``12345`` → ``12.345``)."""
+    return money_value(Decimal(cents).scaleb(-3))
 
 
 def invoice_number_key(text: str) -> str:

@@ -477,8 +477,10 @@ def _target_amount(
             "Allocation amounts must be greater than zero.",
             fields={amount_field: ["Must be greater than zero."]},
         )
+    amount_check(
+        amount, invoice.currency if conversion is None else conversion.paid_in, amount_field
+    )
     if conversion is not None:
-        amount_check(amount, conversion.paid_in, amount_field)
         fits = conversion.settled(amount) <= available or amount == conversion.covering(available)
         if not fits:
             raise ValidationFailed(
@@ -640,7 +642,11 @@ def write_off_short(payment: Payment, invoices: dict, tolerance: Decimal) -> boo
         (
             invoice.amount_due
             if invoice.exchange_rate is None
-            else to_base(invoice.amount_due, invoice.exchange_rate)
+            else to_base(
+                invoice.amount_due,
+                invoice.exchange_rate,
+                currency_unit(organization_currency(invoice.organization)),
+            )
             for _, invoice in short
         ),
         ZERO,

@@ -29,7 +29,6 @@ from django.utils import timezone
 from arpilot import hooks
 from arpilot.currencies import amount_check
 from arpilot.errors import NotFound, ValidationFailed
-from arpilot.money import CENT
 from credits.services.credit_notes import open_credit_notes
 from customers.models import Customer
 from payments import lock_objects
@@ -48,7 +47,7 @@ from payments.services.money import _emit as payment_events_emit  # as a clerk's
 from payments.services.money import payment_update
 from receivables.models import Account, Invoice
 from receivables.selectors import rate_on
-from receivables.services.ledger import Posting, ledger_defaults, ledger_post
+from receivables.services.ledger import Posting, currency_unit, ledger_defaults, ledger_post
 from webhooks.services import event_emit, event_wanted
 
 REFUND_SOURCE = "refund"
@@ -230,7 +229,8 @@ def _base_amount(organization, currency: str, amount: Decimal, day: date) -> Dec
     if rate is None:
         message = f"No exchange rate for {currency} on or before {day.isoformat()}."
         raise ValidationFailed(message, fields={"date": [message]})
-    return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    unit = currency_unit(organization_currency(organization))
+    return (amount * rate).quantize(unit, rounding=ROUND_HALF_UP)
 
 
 def _refund_entry(organization, currency: str, amount: Decimal, day: date, memo: str):

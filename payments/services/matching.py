@@ -16,7 +16,7 @@ from django.utils import timezone
 
 # payments.tasks imports this package too; both sides only use the other's attributes when
 # called, so the cycle is safe at import time.
-from arpilot.money import CENT
+from arpilot.money import MILL, money_value
 from arpilot.queueing import task_send_on_commit
 from customers.models import Contact
 from payments import lock_objects, tasks
@@ -459,7 +459,7 @@ class _SuggestionWriter:
         pending.clear()
 
     def _keep(self, rows: list[tuple], stamp) -> None:
-        """The stored rows as the reply shows them (amounts to the cent, as the column
+        """The stored rows as the reply shows them (amounts to the mill, as the column
         stores them), by payment, in rank order."""
         for payment_id, rank, invoice_ids, numbers, amount, score, reasons in rows:
             self.kept.setdefault(payment_id, []).append(
@@ -469,7 +469,7 @@ class _SuggestionWriter:
                     rank=rank,
                     invoice_ids=invoice_ids,
                     invoice_numbers=numbers,
-                    amount=amount.quantize(CENT, rounding=ROUND_HALF_UP),
+                    amount=money_value(amount.quantize(MILL, rounding=ROUND_HALF_UP)),
                     score=score,
                     reasons=reasons,
                     created_at=stamp,

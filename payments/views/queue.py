@@ -569,7 +569,7 @@ def allocate(request, pk):
     short-payment); a refused split comes back with the clerk's rows."""
     organization = request.organization
     payment = _payment_for_action(request, pk)
-    form = AllocationsForm(request.POST)
+    form = AllocationsForm(request.POST, currency=payment.currency or organization.currency)
     if not form.is_valid():
         error = " ".join(form.non_field_errors()) or "Check the amounts."
         return _respond(

@@ -3,7 +3,9 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from arpilot.api.fields import MoneyField, money_in, money_out
 from arpilot.api.schema import BareSerializer
+from arpilot.money import MILL
 from customers.models import Customer
 from receivables.models import Account, Fund, Invoice, InvoiceOfflinePayment
 from receivables.rendering import render_invoice
@@ -12,14 +14,9 @@ from receivables.statements import STATEMENT_LINE_TYPES
 from receivables.views import AGING_BUCKETS
 
 
-def money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0"), **kwargs
-    )
-
-
-def money_out(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
+def money(**kwargs) -> MoneyField:
+    """An invoice amount: the service checks it against the invoice currency's places."""
+    return money_in(currency_checked=True, min_value=Decimal("0"), **kwargs)
 
 
 # --- output -----------------------------------------------------------------------------
@@ -177,7 +174,7 @@ class InvoiceLineInputSerializer(serializers.Serializer):
     id = serializers.IntegerField(
         required=False, help_text="On update: the line to change (omit to add or reuse)"
     )
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    amount = money_in(currency_checked=True, min_value=MILL)
     note = serializers.CharField(
         max_length=500, required=False, allow_blank=True, help_text="Empty when left out"
     )

@@ -1,9 +1,9 @@
 """The Aplos receivables face: request bodies, and response shapes for the OpenAPI document."""
 
-from decimal import Decimal
-
 from rest_framework import serializers
 
+from arpilot.api.fields import MoneyField, money_in
+from arpilot.money import MILL
 from receivables.models import AplosContact
 
 APLOS_VERSION = "v2_0_0"
@@ -53,7 +53,7 @@ class AplosContactInput(serializers.Serializer):
 
 class AplosLineInput(serializers.Serializer):
     id = serializers.IntegerField(required=False, help_text="On put: the line to keep", **BIGINT)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    amount = money_in(currency_checked=True, min_value=MILL)
     note = serializers.CharField(
         max_length=500, required=False, allow_blank=True, help_text="Empty when left out"
     )
@@ -109,7 +109,7 @@ class AplosFundOut(serializers.Serializer):
 class AplosLineOut(serializers.Serializer):
     id = serializers.IntegerField()
     note = serializers.CharField(allow_blank=True)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    amount = MoneyField(places=3)
     account = AplosAccountOut()
     fund = AplosFundOut()
 
@@ -131,10 +131,8 @@ class AplosReceivableOut(serializers.Serializer):
     contact = AplosContactOut()
     created = serializers.CharField(help_text="e.g. 2014-12-31T01:23:45.678-0700")
     modified = serializers.CharField(required=False)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
-    received = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, help_text="amount minus amount due"
-    )
+    amount = MoneyField(places=3)
+    received = MoneyField(places=3, required=False, help_text="amount minus amount due")
     asset_account = AplosAccountOut()
     lines = AplosLineOut(many=True, required=False)
     tags = AplosTagOut(many=True, required=False, help_text="The contact's tags (allTags=y)")

@@ -122,7 +122,7 @@ def _apply_money(
     if cash_account is None:
         cash_account = _cash_account(invoice, cash_row)
     if invoice.exchange_rate is None and received is None:
-        shares = _allocate(amount, open_by_fund)
+        shares = _allocate(amount, open_by_fund, currency_unit(invoice.currency))
         postings = []
         for fund_id, share in shares.items():
             postings.append(Posting(account=cash_account, fund=funds[fund_id], debit=share))

@@ -30,7 +30,7 @@ from django.db.models.sql import InsertQuery
 from arpilot.currencies import currency_places
 from arpilot.db import conflict, unique_or_conflict
 from arpilot.errors import Conflict, ValidationFailed
-from arpilot.money import CENT, ZERO
+from arpilot.money import CENT, MILL, ZERO
 from receivables.models import (
     Account,
     Fund,
@@ -229,9 +229,8 @@ def exchange_account(organization) -> Account:
 
 
 def currency_unit(currency: str) -> Decimal:
-    """The smallest amount of ``currency`` ARPilot keeps (JPY 1, USD 0.01; at most two
-    places, as amounts are stored)."""
-    places = min(currency_places(currency), 2) if currency else 2
+    """The smallest amount of ``currency`` ARPilot keeps (JPY 1, USD 0.01, BHD 0.001)."""
+    places = currency_places(currency) if currency else 2
     return Decimal(1).scaleb(-places)
 
 
@@ -279,8 +278,8 @@ def ledger_post(
     per_fund: dict[int, Decimal] = defaultdict(Decimal)
     for line in lines:
         debit, credit = line.debit, line.credit
-        if debit.quantize(CENT) != debit or credit.quantize(CENT) != credit:
-            raise ValueError("Ledger amounts have two decimal places.")
+        if debit.quantize(MILL) != debit or credit.quantize(MILL) != credit:
+            raise ValueError("Ledger amounts have at most three decimal places.")
         _check_currency_side(line)
         if line.account.organization_id != org_id or line.fund.organization_id != org_id:
             raise ValueError("Ledger lines must use the entry's organization's accounts.")
@@ -302,8 +301,8 @@ def _check_currency_side(line: Posting) -> None:
     debit, credit, foreign = line.debit, line.credit, line.amount_currency
     if bool(line.currency) != (foreign is not None):
         raise ValueError("A ledger line has both a currency and an amount in it, or neither.")
-    if foreign is not None and foreign.quantize(CENT) != foreign:
-        raise ValueError("Ledger amounts have two decimal places.")
+    if foreign is not None and foreign.quantize(currency_unit(line.currency)) != foreign:
+        raise ValueError(f"{line.currency} amounts have {currency_places(line.currency)} places.")
     if debit > 0 and credit == 0:
         ok = foreign is None or foreign >= 0
     elif credit > 0 and debit == 0:
@@ -428,8 +427,8 @@ def ledger_reverse(
 
 
 def _allocate(amount: Decimal, weights: dict, unit: Decimal = CENT) -> dict:
-    """Split ``amount`` in proportion to positive ``weights`` to the ``unit`` (the cent;
-    largest remainder)."""
+    """Split ``amount`` in proportion to positive ``weights`` to the ``unit`` (the currency's
+    smallest amount: ``currency_unit``; largest remainder)."""
     positive = {key: weight for key, weight in weights.items() if weight > 0}
     total = sum(positive.values(), ZERO)
     if total <= 0:

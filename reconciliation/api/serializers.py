@@ -1,14 +1,11 @@
 from rest_framework import serializers
 
+from arpilot.api.fields import money_out
 from reconciliation.models import AccountingChange, SyncTarget
 from reconciliation.payloads import PAYLOAD_KEYS_HELP
 from reconciliation.rendering import render_change
 
 MAX_IDS = 1000
-
-
-def money_out(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
 
 
 def nullable_text(**kwargs) -> serializers.CharField:

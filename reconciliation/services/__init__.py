@@ -14,7 +14,6 @@ either by pull (integrations list them and report ``mark_synced``/``mark_failed`
 
 from arpilot.outbound.signing import SECRET_OVERLAP
 from reconciliation.services.changes import (
-    CENT,
     SEQUENCE_NAME,
     change_record_from_event,
     changes_approve,
@@ -53,7 +52,6 @@ from reconciliation.services.sync import (
 
 __all__ = [
     "BATCH_EVENT_TYPE",
-    "CENT",
     "DEFAULT_FAILURE",
     "DUE_TOLERANCE",
     "LEASE",

@@ -17,7 +17,7 @@ from arpilot import hooks
 from arpilot.actors import current_actor
 from arpilot.errors import ApplicationError
 from arpilot.models import Organization
-from arpilot.money import CENT
+from arpilot.money import MILL, money_value
 from payments.models import PaymentAllocation
 from payments.services import payment_unapply
 from receivables.models import Invoice
@@ -69,7 +69,7 @@ def change_record_from_event(event: hooks.MoneyMoved) -> AccountingChange:
         raise ValueError(f"Unknown accounting change type {change_type!r}")
     if not isinstance(organization, Organization):
         organization = Organization.objects.get(pk=organization)
-    amount = Decimal(amount).quantize(CENT)
+    amount = money_value(Decimal(amount).quantize(MILL))
     if customer is None and invoice is not None:
         customer = invoice.customer
     for obj in (invoice, customer, payment):

@@ -47,11 +47,14 @@ def test_money_is_a_decimal(schema):
     amount = props(schema, "Payment")["amount"]
     assert amount["type"] == "number"
     assert amount["format"] == "decimal"
-    assert "decimal with two places" in amount["description"]
+    assert "two places" in amount["description"] and "BHD" in amount["description"]
     request = props(schema, "PaymentCreateRequest")["amount"]
     number, string = request["oneOf"]
     assert number["type"] == "number" and number["format"] == "decimal"
-    assert string["type"] == "string" and string["pattern"]
+    assert string["type"] == "string" and string["pattern"] == r"^\d{1,12}(\.\d{1,3})?$"
+    assert "the currency's places" in request["description"]
+    promise = props(schema, "PromiseCreateInputRequest")["amount"]  # no currency check: two places
+    assert promise["oneOf"][1]["pattern"] == r"^\d{1,12}(\.\d{1,2})?$"
     for name, schema_ in schema["components"]["schemas"].items():
         for field, prop in schema_.get("properties", {}).items():
             assert "multipleOf" not in prop, (name, field)

@@ -167,15 +167,14 @@ def test_property_mt940_amounts(value):
 
 @FAST
 @given(st.integers(min_value=1, max_value=9_999_999), st.sampled_from(["KWD", "BHD", "OMR"]))
-def test_property_three_decimal_currencies_exact_or_rejected(thousandths, currency):
+def test_property_three_decimal_currencies_are_exact(thousandths, currency):
     value = Decimal(thousandths).scaleb(-3)
-    try:
-        parsed = amount_from_minor_units(str(thousandths), currency)
-    except AmountError as exc:
-        assert thousandths % 10
-        assert f"{currency} has 3 decimal places; ARPilot keeps 2" in str(exc)
-    else:
-        assert parsed == value
+    parsed = amount_from_minor_units(str(thousandths), currency)
+    assert parsed == value
+    assert parse_amount(f"{value:.3f}", ".", currency=currency)[0] == value
+    assert parse_xml_decimal(f"{value:.3f}", currency) == value
+    with pytest.raises(AmountError, match="more than 3 decimal places"):
+        parse_amount(f"{value:.3f}7", ".", currency=currency)
 
 
 # --- arbitrary text: refused, or the number it literally spells --------------------------------
@@ -306,8 +305,10 @@ def test_more_than_two_decimals_only_when_the_extra_digits_are_zeros():
     assert parse_amount("25,0000", ",")[0] == Decimal("25.00")
     with pytest.raises(AmountError, match="more than 2 decimal places"):
         parse_amount("25.001", ".")
-    with pytest.raises(AmountError, match=r"1\.234 KWD has 3 decimal places; ARPilot keeps 2"):
-        parse_amount("1.234", ".", currency="KWD")
+    assert parse_amount("1.234", ".", currency="KWD")[0] == Decimal("1.234")
+    assert parse_amount("1.230", ".", currency="KWD")[0] == Decimal("1.23")
+    with pytest.raises(AmountError, match="more than 2 decimal places"):
+        parse_amount("1.234", ".", currency="USD")
 
 
 def test_csv_decimal_comma_file_rejects_a_decimal_point_amount():

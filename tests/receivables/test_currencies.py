@@ -74,8 +74,9 @@ def test_the_importers_share_the_one_table():
         ("1.255", "USD", False),
         ("1.25", "BHD", True),
         ("1.250", "BHD", True),
-        ("1.255", "BHD", False),  # BHD allows 3, but amounts are stored with 2: refused
+        ("1.255", "BHD", True),  # three places, stored exactly
         ("1.2555", "BHD", False),
+        ("0.001", "KWD", True),
     ],
 )
 def test_amount_check_never_rounds(amount, currency, ok):
@@ -161,20 +162,32 @@ def test_yen_amounts_have_no_decimals(api, customer):
     assert Invoice.objects.count() == 1
 
 
-def test_dinar_amounts_keep_the_places_that_can_be_stored(api, customer):
-    two = api.post(
-        "/api/v1/invoices",
-        invoice_payload(customer, currency="BHD", amount="10.25"),
-        format="json",
-    )
+def test_dinar_amounts_keep_their_three_places(api, customer):
     three = api.post(
         "/api/v1/invoices",
         invoice_payload(customer, invoice_number="B-2", currency="BHD", amount="10.255"),
         format="json",
     )
+    four = api.post(
+        "/api/v1/invoices",
+        invoice_payload(customer, invoice_number="B-3", currency="BHD", amount="10.2555"),
+        format="json",
+    )
+    dollars = api.post(
+        "/api/v1/invoices",
+        invoice_payload(customer, invoice_number="U-1", currency="USD", amount="10.255"),
+        format="json",
+    )
 
-    assert two.status_code == 201 and two.json()["data"]["currency"] == "BHD"
-    assert three.status_code == 400 and "amount" in _fields(three)
+    assert three.status_code == 201, three.json()
+    data = three.json()["data"]
+    assert data["currency"] == "BHD"
+    assert Decimal(str(data["amount"])) == Decimal("10.255")
+    assert Decimal(str(data["amount_due"])) == Decimal("10.255")
+    assert Invoice.objects.get(invoice_number="B-2").amount == Decimal("10.255")
+    assert four.status_code == 400 and "amount" in _fields(four)
+    assert dollars.status_code == 400 and "amount" in _fields(dollars)
+    assert "USD amounts have at most 2 decimal places" in dollars.json()["error"]["message"]
 
 
 def test_amount_due_is_checked_in_the_currency(api, customer):
