@@ -304,7 +304,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["arpilot.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": ARPILOT_API_RATE},
     "DEFAULT_PAGINATION_CLASS": "arpilot.api.pagination.PagePagination",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's JSONRenderer's bytes, written by orjson (arpilot/api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": ["arpilot.api.renderers.JSONRenderer"],
     # JSON only; the file-import endpoint declares its own multipart parser.
     "DEFAULT_PARSER_CLASSES": ["arpilot.api.parsers.DecimalJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -36,6 +36,12 @@ test client + ``CaptureQueriesContext``) against a database seeded the same way;
 tasks run eagerly (``task_always_eager``), so a request's count includes the tasks it
 queues, matching included (with fewer than 20,000 open invoices it runs inline anyway).
 
+``--profile N`` runs each kind N times in process: first without a profiler (CPU ms per
+request of this process and of its PostgreSQL backend), then under cProfile; ``--reuse``
+profiles a database a ``--keep`` run left. ``--py-spy PATH`` samples gunicorn and the worker
+during a load run. The book is ``ANALYZE``d after seeding (this box runs PostgreSQL with
+autovacuum off; production's keeps statistics).
+
 ``--app-dir DIR`` measures the application in DIR (e.g. ``git archive HEAD | tar -x -C DIR``,
 to measure a commit while this tree is being edited) with this checkout's benchmark; see
 ``use_app_dir``.
@@ -558,6 +564,10 @@ def setup(args) -> tuple:
     os.environ["ARPILOT_API_RATE"] = args.rate
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arpilot.settings")
     started = time.perf_counter()
+    if getattr(args, "reuse", False):
+        reused = reuse_database(args)
+        if reused:
+            return reused
     recreate_database(args.database_url)
     flush_redis(args.redis_url)
     import django
@@ -568,6 +578,14 @@ def setup(args) -> tuple:
     call_command("migrate", verbosity=0)
     migrated = time.perf_counter()
     organization, customers = seed(args.customers, args.invoices)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        # Statistics, as autovacuum keeps them in production: this box's PostgreSQL runs with
+        # autovacuum off, and with none the candidate read of an import was planned as a
+        # nested loop over every open invoice (7 ms more PostgreSQL CPU per import).
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     seeded = time.perf_counter()
     print(
         f"database {urlparse(args.database_url).path.lstrip('/')}: migrated in "
@@ -577,6 +595,38 @@ def setup(args) -> tuple:
     import arpilot
 
     print(f"application: {Path(arpilot.__file__).parent.parent}")
+    return organization, customers
+
+
+def reuse_database(args) -> tuple | None:
+    """``--reuse`` (profiling only): the organization of a database a ``--keep`` run left, or
+    None when there is none (then it is made as usual)."""
+    import psycopg
+
+    try:
+        psycopg.connect(args.database_url).close()
+    except psycopg.OperationalError:
+        return None
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from arpilot.models import Organization
+    from customers.models import Customer
+
+    call_command("migrate", verbosity=0)  # the tree may have gained migrations since
+
+    organization = Organization.objects.filter(name=ORG_NAME).first()
+    if organization is None:
+        return None
+    customers = [
+        (str(pk), name)
+        for pk, name in Customer.objects.filter(organization=organization)
+        .order_by("external_id")
+        .values_list("pk", "company_name")
+    ]
+    print(f"reusing database {urlparse(args.database_url).path.lstrip('/')}")
     return organization, customers
 
 
@@ -685,7 +735,7 @@ def run_profile(args) -> None:
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     today = date.today()
     due = (today + timedelta(days=30)).isoformat()
-    serial = iter(range(10**9))
+    serial = iter(range(int(time.time() * 1000), 10**15))  # unique across --reuse runs
 
     def send(method, path, body=None):
         if method == "get":
@@ -733,6 +783,29 @@ def run_profile(args) -> None:
     for index in range(3):  # warm per-process caches
         for _, prepare, request in kinds(index):
             request(prepare() if prepare else None)
+    # CPU without the profiler: this process (the request and the tasks it runs eagerly) and
+    # the PostgreSQL backend serving it (/proc, clock ticks: summed over the N requests).
+    backend = connection.cursor().connection.info.backend_pid
+    plain = collections.Counter()
+    plain_pg = collections.Counter()
+    for index in range(args.profile):
+        for kind, prepare, request in kinds(100 + index):
+            prepared = prepare() if prepare else None
+            started, started_pg = time.process_time(), _cpu_seconds(backend)
+            request(prepared)
+            plain[kind] += time.process_time() - started
+            plain_pg[kind] += _cpu_seconds(backend) - started_pg
+    print(
+        f"CPU ms per request without the profiler, {args.profile} each (load average "
+        f"{loadavg()}): Python (request + eager tasks) / its PostgreSQL backend"
+    )
+    for kind in KINDS:
+        print(
+            f"  {kind:16s} {plain[kind] * 1000 / args.profile:7.1f} "
+            f"{plain_pg[kind] * 1000 / args.profile:7.1f}"
+        )
+    # The profiler's clock is the wall clock (a CPU clock costs a system call per function
+    # call, which inflated everything 5-fold): psycopg's Connection.wait is PostgreSQL's time.
     profiles = {kind: cProfile.Profile() for kind in KINDS}
     cpu = collections.Counter()
     for index in range(args.profile):
@@ -784,7 +857,19 @@ def run_load(args) -> None:
         warm.close()
 
         rec = Recorder()
-        pids = {"gunicorn (4 workers)": gunicorn.pid, "celery worker": worker.pid}
+        pids = {f"gunicorn ({args.workers} workers)": gunicorn.pid, "celery worker": worker.pid}
+        spies = []
+        for name, pid in (
+            (("gunicorn", gunicorn.pid), ("celery", worker.pid)) if args.py_spy else ()
+        ):
+            command = [
+                args.py_spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking",
+                "--rate", "200", "--format", "raw", "--duration", str(int(args.seconds)),
+                "--output", str(logdir / f"{name}.py-spy.txt"),
+            ]  # fmt: skip
+            spies.append(
+                subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
         before_load = loadavg()
         cpu_before = cpu_sample(pids)
         sampler.start()
@@ -807,6 +892,8 @@ def run_load(args) -> None:
         cpu_after = cpu_sample(pids)
         after_load = loadavg()
         time.sleep(1)  # the worker's last tasks (events) before the processes stop
+        for spy in spies:
+            spy.wait(60)
     finally:
         stop(gunicorn)
         stop(worker)
@@ -909,6 +996,11 @@ def main(argv=None) -> None:
         help="profile each request kind N times in process (cProfile), no load",
     )
     parser.add_argument("--keep", action="store_true", help="leave the database at the end")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --profile: reuse the database a --keep run left (no migrate, no seeding)",
+    )
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     parser.add_argument("--rate", default="1000000/min", help="ARPILOT_API_RATE")
@@ -918,6 +1010,12 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn --threads")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="celery --concurrency")
     parser.add_argument("--apply-every", type=int, default=5, help="loops between applies")
+    parser.add_argument(
+        "--py-spy",
+        metavar="PATH",
+        help="sample gunicorn and the Celery worker with this py-spy during the load (raw "
+        "stacks written beside the logs: gunicorn.py-spy.txt, celery.py-spy.txt)",
+    )
     parser.add_argument(
         "--app-dir",
         help="measure the application in this directory instead of this checkout (e.g. "
