@@ -26,6 +26,7 @@ from payments.models import Payment
 from receivables.models import Invoice
 from receivables.views import aging_summary
 from reconciliation import selectors, services
+from reconciliation.dashboard import change_summary_rows
 from reconciliation.filters import ANY_STATUS, AccountingChangeFilterSet
 from reconciliation.models import AccountingChange
 
@@ -59,6 +60,10 @@ def _change_summary(rows: list[dict]) -> dict:
             "label": labels.get(row["change_type"], row["change_type"]),
             "count": row["pending_count"],
             "total": row["pending_total"],
+            # In base (``reconciliation.dashboard``), with the amounts per currency.
+            "currencies": row.get("currencies", []),
+            "foreign": row.get("foreign", False),
+            "unrated_count": row.get("unrated_count", 0),
         }
         for row in rows
         if row["pending_count"]
@@ -104,7 +109,7 @@ def dashboard(request):
         .annotate(total=Sum("amount"))
         .order_by("currency")
     )
-    changes = _change_summary(selectors.change_counts_by_type(organization=organization))
+    changes = _change_summary(change_summary_rows(organization=organization))
     return render(
         request,
         "reconciliation/dashboard.html",

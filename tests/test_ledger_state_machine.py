@@ -792,6 +792,9 @@ class LedgerBooks(RuleBasedStateMachine):
                 assert not resolution and moved is None
             elif resolution == Deduction.Resolution.COLLECTED:
                 assert moved is None and entry is None
+            elif resolution == Deduction.Resolution.CREDIT_NOTE:
+                # A credit note document applied to the invoice: its allocation, above.
+                assert moved is not None and moved > 0 and entry is not None
             else:
                 assert moved is not None and moved > 0 and entry is not None
                 settled[invoice_id] += moved

@@ -483,10 +483,12 @@ def credit_note_create(
     ar_account: Account | None = None,
     exchange_rate: Decimal | None = None,
     status: str = Status.DRAFT,
+    change_extra: dict | None = None,
 ) -> CreditNote:
     """Create a credit note (a draft; ``status="posted"`` posts it at once). ``customer``: a
     Customer or its id; 400 naming the field for an unknown customer or invoice, an invoice
-    of another customer or currency, a bad currency or amount; 409 for a taken ``number``."""
+    of another customer or currency, a bad currency or amount; 409 for a taken ``number``.
+    ``change_extra``: more for the posting's accounting change payload (a deduction's id)."""
     if status not in (Status.DRAFT, Status.POSTED):
         raise ValidationFailed(
             "A credit note is created as a draft or posted.",
@@ -523,7 +525,7 @@ def credit_note_create(
     _save_lines(note, lines)
     _emit(note, "credit_note.created")
     if status == Status.POSTED:
-        _post(note)
+        _post(note, change_extra=change_extra)
     return note
 
 
@@ -619,8 +621,10 @@ def _posting_lines(note: CreditNote, lines: list[CreditNoteLine], rate) -> list[
     return postings
 
 
-def _post(note: CreditNote) -> CreditNote:
-    """Post a draft (locked by the caller): the entry, the change, ``credit_note.posted``."""
+def _post(note: CreditNote, *, change_extra: dict | None = None) -> CreditNote:
+    """Post a draft (locked by the caller): the entry, the change, ``credit_note.posted``.
+    What the money-event receivers recorded (the pending accounting change) is kept on
+    ``note.posting_recorded`` (not stored)."""
     lines = list(note.lines.select_related("account", "fund").order_by("position", "id"))
     rate = _booked_rate(note)
     postings = _posting_lines(note, lines, rate)
@@ -639,12 +643,14 @@ def _post(note: CreditNote) -> CreditNote:
     note.journal_entry = entry
     note.posted_at = timezone.now()
     note.save()
-    _money_moved(
-        note,
-        note.amount,
-        invoice=note.invoice,
-        entry=entry,
-        extra={"memo": memo, "credit_note_action": "posted"},
+    note.posting_recorded = tuple(
+        _money_moved(
+            note,
+            note.amount,
+            invoice=note.invoice,
+            entry=entry,
+            extra={"memo": memo, "credit_note_action": "posted", **(change_extra or {})},
+        )
     )
     _emit(note, "credit_note.posted")
     return note

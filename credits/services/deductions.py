@@ -6,7 +6,10 @@ invoice (a second is a 409); ``deduction.opened`` goes out. Resolved as:
 
 * ``write_off``   the amount comes off the invoice through receivables' ``invoice_write_off``
                   to the reason's account (Dr reason account / Cr receivable);
-* ``credit_note`` through ``invoice_credit`` (Dr 4900 sales credits / Cr receivable);
+* ``credit_note`` a credit note document (``credit_notes``): created against the invoice, in
+                  its currency and at its booked rate, one line to the reason's account
+                  (Dr reason account / Cr receivable), posted, and applied to the invoice,
+                  so the customer has the document (its statement lists it);
 * ``rebill``      credited on the original invoice like a credit note, and billed again as
                   a new invoice (one line on the original's revenue account and fund, due
                   after as many days as the original's terms); the deduction keeps it;
@@ -14,8 +17,10 @@ invoice (a second is a 409); ``deduction.opened`` goes out. Resolved as:
                   be paid; the invoice simply returns to normal dunning if still owed.
 
 Each money-moving resolution posts its entry and records a pending accounting change
-(receivables' adjustments tell ``MoneyMoved``); the deduction keeps the amount, the entry
-and the change, and ``deduction.resolved`` carries them. The amount moved is the deduction's,
+(receivables' adjustments tell ``MoneyMoved``; a credit note's posting records a
+``credit_note`` change, and its application one more with no ledger lines); the deduction
+keeps the amount, the entry (the note's posting) and the change (the posting's), and
+``deduction.resolved`` carries them. The amount moved is the deduction's,
 or what the invoice still owes if that is less (paid meanwhile); nothing owed is a 409 for
 a money-moving resolution (resolve it as ``collected``).
 """
@@ -26,10 +31,17 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from arpilot.currencies import amount_check
 from arpilot.errors import Conflict, NotFound, ValidationFailed
 from credits import lock_objects
-from credits.models import Deduction, DeductionReason
+from credits.models import CreditNote, Deduction, DeductionReason
 from credits.rendering import render_deduction
+from credits.services.credit_notes import (
+    AllocationInput,
+    LineInput,
+    credit_note_apply,
+    credit_note_create,
+)
 from credits.services.reasons import reasons_ensure
 from receivables import lock_objects as invoice_locks
 from receivables.models import Account, Invoice
@@ -191,21 +203,82 @@ def _rebill_number(invoice: Invoice) -> str:
     return number
 
 
-def _move_money(deduction: Deduction, invoice: Invoice, resolution: str, note: str) -> Adjustment:
+def _amount_to_move(deduction: Deduction, invoice: Invoice) -> Decimal:
+    """The deduction's amount, or what the invoice still owes if less; a 409 when it owes
+    nothing (or is not open)."""
     amount = min(deduction.amount, invoice.amount_due)
     if invoice.status not in Invoice.OPEN_STATUSES or amount <= 0:
         raise Conflict(
             f"Invoice {invoice.invoice_number} owes nothing now; resolve the deduction as "
             "collected."
         )
+    return amount
+
+
+def _memo(deduction: Deduction, invoice: Invoice, resolution: str, note: str) -> str:
     label = {
         Deduction.Resolution.WRITE_OFF: "Deduction written off",
         Deduction.Resolution.CREDIT_NOTE: "Credit note for a deduction",
         Deduction.Resolution.REBILL: "Deduction re-billed",
     }[resolution]
     memo = f"{label} on invoice {invoice.invoice_number} ({deduction.reason.name})"
-    if note:
-        memo = f"{memo}: {note}"
+    return f"{memo}: {note}" if note else memo
+
+
+def _credit_note(deduction: Deduction, invoice: Invoice, note: str) -> tuple[CreditNote, object]:
+    """A posted credit note for the deduction (see the module), applied to the invoice; the
+    note (its ``amount`` what came off the invoice) and the posting's accounting change."""
+    amount = _amount_to_move(deduction, invoice)
+    amount_check(amount, invoice.currency, "resolution")
+    memo = _memo(deduction, invoice, Deduction.Resolution.CREDIT_NOTE, note)
+    first = invoice.lines.select_related("fund").order_by("position", "id").first()
+    credit_note = credit_note_create(
+        organization=invoice.organization,
+        customer=invoice.customer,
+        currency=invoice.currency,
+        issue_date=timezone.localdate(),
+        invoice_id=invoice,
+        memo=memo[:2000],
+        lines=[
+            LineInput(
+                amount=amount,
+                account=deduction.reason.account,
+                fund=first.fund if first is not None else None,
+                description=f"{deduction.reason.name} deduction on {invoice.invoice_number}"[:500],
+            )
+        ],
+        ar_account=invoice.ar_account,
+        status=CreditNote.Status.POSTED,
+        change_extra={
+            "deduction_id": str(deduction.pk),
+            "deduction_reason": deduction.reason.code,
+        },
+    )
+    change = _accounting_change(credit_note.posting_recorded)
+    credit_note_apply(
+        organization=invoice.organization,
+        credit_note_id=credit_note.pk,
+        allocations=[AllocationInput(invoice_id=invoice.pk, amount=amount)],
+    )
+    invoice.refresh_from_db()  # the apply read (and changed) its own copy
+    return credit_note, change
+
+
+def _accounting_change(recorded):
+    """The pending accounting change among what the money-event receivers recorded."""
+    return next(
+        (
+            item
+            for item in recorded
+            if getattr(getattr(item, "_meta", None), "label", "") == ACCOUNTING_CHANGE_LABEL
+        ),
+        None,
+    )
+
+
+def _move_money(deduction: Deduction, invoice: Invoice, resolution: str, note: str) -> Adjustment:
+    amount = _amount_to_move(deduction, invoice)
+    memo = _memo(deduction, invoice, resolution, note)
     options = {
         "invoice": invoice,
         "amount": amount,
@@ -242,18 +315,16 @@ def deduction_resolve(*, organization, deduction_id, resolution: str, note: str 
             f"Unknown resolution {resolution!r}.",
             fields={"resolution": [f"One of {', '.join(Deduction.Resolution.values)}."]},
         )
-    if resolution != Deduction.Resolution.COLLECTED:
+    if resolution == Deduction.Resolution.CREDIT_NOTE:
+        credit_note, change = _credit_note(deduction, invoice, note)
+        deduction.resolution_amount = credit_note.amount
+        deduction.journal_entry = credit_note.journal_entry
+        deduction.accounting_change = change
+    elif resolution != Deduction.Resolution.COLLECTED:
         adjustment = _move_money(deduction, invoice, resolution, note)
         deduction.resolution_amount = adjustment.amount
         deduction.journal_entry = adjustment.entry
-        deduction.accounting_change = next(
-            (
-                item
-                for item in adjustment.recorded
-                if getattr(getattr(item, "_meta", None), "label", "") == ACCOUNTING_CHANGE_LABEL
-            ),
-            None,
-        )
+        deduction.accounting_change = _accounting_change(adjustment.recorded)
         if resolution == Deduction.Resolution.REBILL:
             deduction.rebill_invoice = _rebill(deduction, invoice, adjustment.amount, note)
     deduction.invoice = invoice

@@ -379,12 +379,19 @@ class StatementLineSerializer(serializers.Serializer):
         help_text="`invoice` (issued), `invoice_reversal` (changed, voided or deleted), "
         "`payment` / `payment_reversal` (a payment applied / unapplied), `write_off` / "
         "`write_off_reversal` (a short-payment written off / reversed), `offline_payment` / "
-        "`offline_payment_reversal` (money received outside ARPilot / reversed)",
+        "`offline_payment_reversal` (money received outside ARPilot / reversed), "
+        "`credit_note` / `credit_note_void` (a credit note posted / voided)",
     )
     description = serializers.CharField(read_only=True)
     memo = serializers.CharField(read_only=True)
-    invoice_id = serializers.UUIDField(read_only=True)
+    invoice_id = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="null: a credit note against no invoice"
+    )
     invoice_number = serializers.CharField(read_only=True)
+    credit_note_id = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="A credit note's line: the note; else null"
+    )
+    credit_note_number = serializers.CharField(read_only=True, help_text="Empty when none")
     journal_entry_id = serializers.UUIDField(source="entry_id", read_only=True)
     charge = money_out(help_text="What the line adds to the balance (0 when none)")
     credit = money_out(help_text="What the line takes off the balance (0 when none)")
@@ -394,11 +401,40 @@ class StatementLineSerializer(serializers.Serializer):
 class StatementAgingSerializer(serializers.Serializer):
     key = serializers.CharField(
         read_only=True,
-        help_text="One of " + ", ".join(f"`{key}`" for key, *_ in AGING_BUCKETS),
+        help_text="One of " + ", ".join(f"`{key}`" for key, *_ in AGING_BUCKETS) + ", or "
+        "`credit_notes` (what posted credit notes have not been applied yet, negative; only "
+        "when some remains)",
     )
     label = serializers.CharField(read_only=True)
     count = serializers.IntegerField(read_only=True, help_text="Invoices with a balance here")
     total = money_out(help_text="Their balances on `to`")
+
+
+class StatementCreditNoteApplicationSerializer(serializers.Serializer):
+    date = serializers.DateField(read_only=True)
+    invoice_id = serializers.UUIDField(read_only=True)
+    invoice_number = serializers.CharField(read_only=True)
+    amount = money_out()
+    unapplied_on = serializers.DateField(
+        read_only=True, allow_null=True, help_text="When it was taken back (null: it stands)"
+    )
+
+
+class StatementCreditNoteSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    number = serializers.CharField(read_only=True)
+    date = serializers.DateField(read_only=True, help_text="Posted")
+    memo = serializers.CharField(read_only=True)
+    invoice_id = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="The invoice it is against, if any"
+    )
+    invoice_number = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True, help_text="On `to`: `posted` or `void`")
+    voided_on = serializers.DateField(read_only=True, allow_null=True)
+    amount = money_out()
+    applied = money_out(help_text="Applied to invoices on `to`")
+    remaining = money_out(help_text="Left to apply on `to` (0 once void)")
+    applications = StatementCreditNoteApplicationSerializer(many=True, read_only=True)
 
 
 class StatementInCurrencySerializer(serializers.Serializer):
@@ -411,6 +447,8 @@ class StatementInCurrencySerializer(serializers.Serializer):
     closing_balance = money_out(help_text="The balance at the end of `to`")
     lines = StatementLineSerializer(many=True, read_only=True)
     aging = StatementAgingSerializer(many=True, read_only=True)
+    credit_notes = StatementCreditNoteSerializer(many=True, read_only=True)
+    unapplied_credits = money_out(help_text="What the credit notes hold on `to`")
 
 
 # ``from`` is a Python keyword: the fields are given by name.
@@ -435,6 +473,15 @@ StatementSerializer = type(
             help_text="The balance at the end of `to`: opening + charges - credits"
         ),
         "lines": StatementLineSerializer(many=True, read_only=True),
+        "credit_notes": StatementCreditNoteSerializer(
+            many=True,
+            read_only=True,
+            help_text="The customer's credit notes in this currency posted by `to` that were "
+            "active in the period or still hold something, with their applications",
+        ),
+        "unapplied_credits": money_out(
+            help_text="What those credit notes have not been applied yet on `to`"
+        ),
         "aging": StatementAgingSerializer(
             many=True,
             read_only=True,

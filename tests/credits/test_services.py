@@ -146,7 +146,7 @@ def test_write_off_posts_to_the_reasons_account_and_records_a_change(org, custom
     assert event.payload["data"]["accounting_change_id"] == str(change.pk)
 
 
-def test_credit_note_posts_to_sales_credits(org, customer):
+def test_credit_note_posts_to_the_reasons_account(org, customer):
     invoice = make_invoice(org, customer=customer, amount="100.00")
     deduction = _open(org, invoice, "100.00", reason="damaged_goods")
 
@@ -159,7 +159,8 @@ def test_credit_note_posts_to_sales_credits(org, customer):
     assert (invoice.amount_due, invoice.status) == (D("0.00"), Invoice.Status.PAID)
     assert deduction.accounting_change.change_type == "credit_note"
     debit = JournalLine.objects.get(entry=deduction.journal_entry, debit__gt=0)
-    assert debit.account.account_number == 4900
+    # A credit note document (tests/credits/test_deduction_credit_note.py), to the reason's.
+    assert debit.account_id == deduction.reason.account_id
 
 
 def test_rebill_credits_the_original_and_bills_a_new_invoice_on_its_terms(org, customer):

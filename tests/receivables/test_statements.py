@@ -264,6 +264,8 @@ def test_the_statement_as_json(api, org, customer):
                 "memo": "Invoice INV-77 issued",
                 "invoice_id": str(invoice.pk),
                 "invoice_number": "INV-77",
+                "credit_note_id": None,
+                "credit_note_number": "",
                 "journal_entry_id": str(JournalEntry.objects.get(invoice=invoice, kind="issue").pk),
                 "charge": 120.0,
                 "credit": 0.0,
@@ -276,6 +278,8 @@ def test_the_statement_as_json(api, org, customer):
                 "memo": f"Cheque on {days_ago(1)}",
                 "invoice_id": str(invoice.pk),
                 "invoice_number": "INV-77",
+                "credit_note_id": None,
+                "credit_note_number": "",
                 "journal_entry_id": str(entry.pk),
                 "charge": 0.0,
                 "credit": 20.0,
@@ -289,6 +293,8 @@ def test_the_statement_as_json(api, org, customer):
             {"key": "61-90", "label": "61\u201390 days", "count": 0, "total": 0.0},
             {"key": "90+", "label": "90+ days", "count": 0, "total": 0.0},
         ],
+        "credit_notes": [],
+        "unapplied_credits": 0.0,
         "other_currencies": [],
     }
 
