@@ -1,8 +1,11 @@
+from django import forms
 from django.contrib import admin
 
 from arpilot.admin import ReadOnlyInline
+from arpilot.errors import ValidationFailed
 from payments.models import (
     CreditRefund,
+    MatchRule,
     MatchSuggestion,
     PayerCustomerHistory,
     Payment,
@@ -263,3 +266,55 @@ class RemittanceLineAdmin(admin.ModelAdmin):
     list_filter = ["status", "remittance__organization"]
     search_fields = ["reference", "message", "deduction_reason"]
     raw_id_fields = ["remittance", "invoice"]
+
+
+class MatchRuleAdminForm(forms.ModelForm):
+    """Patterns checked as the service checks them (400s here become form errors)."""
+
+    class Meta:
+        model = MatchRule
+        fields = [
+            "organization",
+            "name",
+            "sequence",
+            "active",
+            "payer_contains",
+            "payer_regex",
+            "reference_regex",
+            "amount_min",
+            "amount_max",
+            "currency",
+            "action",
+            "customer",
+            "write_off_account",
+            "write_off_tolerance",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        from payments.services import rules
+
+        for name, groups in (("payer_regex", ()), ("reference_regex", rules.CAPTURE_GROUPS)):
+            try:
+                rules.pattern_compile(data.get(name) or "", name, groups=frozenset(groups))
+            except ValidationFailed as exc:
+                self.add_error(name, exc.message)
+        return data
+
+
+@admin.register(MatchRule)
+class MatchRuleAdmin(admin.ModelAdmin):
+    """An organization's matching rules (clerks keep them at Payments → Matching rules)."""
+
+    form = MatchRuleAdminForm
+    list_display = ["name", "sequence", "action", "active", "organization"]
+    list_filter = ["action", "active", "organization"]
+    search_fields = ["name", "payer_contains", "reference_regex"]
+    raw_id_fields = ["customer", "write_off_account"]
+
+    def save_model(self, request, obj, form, change):
+        # Matching reads whether rules exist along with the payment-settings row.
+        from payments.services import payment_settings_get
+
+        payment_settings_get(organization=obj.organization_id)
+        super().save_model(request, obj, form, change)

@@ -153,6 +153,13 @@ class Payment(OrgScopedModel):
     notes = models.TextField(blank=True, default="")
     currency = models.CharField(max_length=3, blank=True, default="")
     bank_account = models.CharField(max_length=100, blank=True, default="")
+    payer_account = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="The payer's account as the bank file gives it (an IBAN or account number, "
+        "upper case without spaces); matching learns it like the payer's name",
+    )
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNMATCHED)
     applied_amount = money_field(default=ZERO)
@@ -415,3 +422,4 @@ class CreditRefund(OrgScopedModel):
 
 # Remittance advice lives in its own module; imported here so Django registers its models.
 from payments.remittance_models import Remittance, RemittanceLine  # noqa: E402, F401
+from payments.rule_models import MatchRule  # noqa: E402, F401

@@ -191,9 +191,14 @@ def parse_csv(text: str, delimiter: str = ",") -> Remittance:
     return result
 
 
+_WHOLE = re.compile(r"[-+]?\d{1,12}")
+
+
 def _amount(text: str) -> Decimal | None:
     if not text:
         return None
+    if _WHOLE.fullmatch(text.strip()):  # "1500": whole units, whatever the decimal mark
+        return Decimal(text.strip()).quantize(Decimal("0.01"))
     value, _ = parse_amount(text, None)
     return value
 

@@ -36,6 +36,7 @@ def render_payment(payment: Payment) -> dict:
         "notes": payment.notes,
         "currency": payment.currency or None,
         "bank_account": payment.bank_account or None,
+        "payer_account": payment.payer_account or None,
         "status": payment.status,
         "invoice_id": allocations[0]["invoice_id"] if allocations else None,
         "customer_id": payment.customer_id,

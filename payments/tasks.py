@@ -14,15 +14,27 @@ def payment_import_task(import_id: str) -> None:
 def payments_match_task(
     organization_id: int, payment_ids: list | None = None, import_id: str | None = None
 ) -> int:
-    """Match the organization's unmatched payments (those of one import, or the given ids)."""
+    """Match the organization's unmatched payments (those of one import, or the given ids):
+    a large run is spread over the workers as chunk tasks."""
     if import_id is not None:
         payment_ids = list(
             Payment.objects.for_org(organization_id)
             .filter(payment_import_id=import_id)
             .values_list("pk", flat=True)
         )
-    run = services.payments_match(organization=organization_id, payment_ids=payment_ids)
-    return run.payments
+    from payments.services.match_fanout import payments_match_run
+
+    return payments_match_run(organization_id=organization_id, payment_ids=payment_ids).payments
+
+
+@shared_task(name="payments.tasks.payments_match_chunk")
+def payments_match_chunk_task(organization_id: int, payment_ids: list, run_key: str) -> int:
+    """One chunk of a large matching run (``payments.services.match_fanout``)."""
+    from payments.services.match_fanout import payments_match_chunk
+
+    return payments_match_chunk(
+        organization_id=organization_id, payment_ids=payment_ids, run_key=run_key
+    )
 
 
 @shared_task(name="payments.tasks.imports_requeue_stale")

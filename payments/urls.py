@@ -1,7 +1,7 @@
 from django.urls import path
 
 from payments import views
-from payments.views import credit, queue
+from payments.views import credit, queue, rules
 
 app_name = "payments"
 
@@ -10,6 +10,10 @@ urlpatterns = [
     path("review/", views.review_queue, name="review"),
     path("review/bulk-reviewed", queue.bulk_review, name="bulk-review"),
     path("payers/", queue.payers, name="payers"),
+    path("rules/", rules.rule_list, name="rules"),
+    path("rules/new", rules.rule_new, name="rule-new"),
+    path("rules/<uuid:pk>/", rules.rule_edit, name="rule-edit"),
+    path("rules/<uuid:pk>/delete", rules.rule_delete, name="rule-delete"),
     path("import/", views.import_upload, name="import"),
     path("import/<uuid:pk>/", views.import_detail, name="import-detail"),
     path("<uuid:pk>/", views.payment_detail, name="detail"),

@@ -98,6 +98,13 @@ class PaymentSerializer(serializers.Serializer):
     notes = serializers.CharField(read_only=True)
     currency = serializers.CharField(read_only=True, allow_null=True)
     bank_account = serializers.CharField(read_only=True, allow_null=True)
+    payer_account = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The payer's IBAN or account number (upper case, letters and digits), from "
+        "the bank file or the request; null when unknown. Matching learns it from the "
+        "invoices a clerk applies the payment to, like the payer's name",
+    )
     status = serializers.ChoiceField(choices=Payment.Status.choices, read_only=True)
     invoice_id = serializers.UUIDField(read_only=True, allow_null=True)
     customer_id = serializers.UUIDField(
@@ -234,6 +241,15 @@ class PaymentCreateSerializer(serializers.Serializer):
         help_text="External payment ID, unique per organization (409 with `existing_id`)",
     )
     notes = serializers.CharField(required=False, allow_blank=True, help_text="Internal notes")
+    payer_account = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="The payer's IBAN or account number (spaces and punctuation dropped, upper "
+        "case; at most 64 letters and digits). One shaped like an IBAN must pass its mod-97 "
+        "check: else a 400 naming `payer_account`. A clerk's application teaches it to "
+        "matching (strong evidence for that customer next time)",
+    )
     currency = serializers.RegexField(
         r"^[A-Za-z]{3}$",
         required=False,
@@ -341,7 +357,8 @@ IMPORT_MAX_BYTES = 50 * 1024 * 1024
 CSV_MAPPING_HELP = (
     "JSON object naming the CSV columns (header name or 0-based index): date, amount, debit, "
     "credit, payer_name, reference (one or a list), transaction_id, account, currency, "
-    "direction, payment_type; and date_format (strptime), decimal_separator ('.' or ','), "
+    "direction, payment_type, payer_account (the payer's IBAN or account number: read only "
+    "when mapped); and date_format (strptime), decimal_separator ('.' or ','), "
     "delimiter, has_header (bool), currency_default, day_first (bool). Omitted columns are "
     "detected from the header."
 )
@@ -356,6 +373,7 @@ _COLUMN_KEYS = (
     "currency",
     "direction",
     "payment_type",
+    "payer_account",
 )
 _TEXT_KEYS = ("date_format", "decimal_separator", "delimiter", "currency_default")
 _BOOL_KEYS = ("has_header", "day_first")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import date
 from decimal import Decimal
@@ -14,6 +15,8 @@ from .dates import DateError, parse_date
 from .money import AmountError, parse_xml_decimal
 from .text import clean, join_distinct, method_from_text
 from .types import FORMAT_CAMT053, BankTransaction, ImportFileError, ParseResult
+
+_ACCOUNT_NOISE = re.compile(r"[^A-Z0-9]+")
 
 NOT_PROVIDED = "NOTPROVIDED"
 # Bank transaction codes (Domn/Fmly/SubFmly) to payment methods.
@@ -280,6 +283,22 @@ def _payer(tx: ET.Element | None) -> str:
     )
 
 
+def _payer_account(items: list[ET.Element | None]) -> str | None:
+    """The debtor's account (IBAN, else another id) as letters and digits, upper case; none
+    when a batch's items name different ones."""
+    accounts = {
+        _ACCOUNT_NOISE.sub(
+            "",
+            (
+                _text(item, "RltdPties/DbtrAcct/Id/IBAN")
+                or _text(item, "RltdPties/DbtrAcct/Id/Othr/Id")
+            ).upper(),
+        )[:64]
+        for item in items
+    }
+    return accounts.pop() or None if len(accounts) == 1 else None
+
+
 def _item_reference(tx: ET.Element | None) -> str:
     """Remittance texts of one batch item (folded into the entry's reference)."""
     return join_distinct(
@@ -356,4 +375,5 @@ def _transaction(
         account=account,
         payment_method=_method(entry, tx) or method_from_text(_text(entry, "AddtlNtryInf")),
         raw=raw,
+        payer_account=_payer_account(items),
     )

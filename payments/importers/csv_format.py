@@ -192,6 +192,7 @@ CREDIT_WORDS = frozenset({"credit", "cr", "c", "crdt", "dslip", "deposit", "in",
 DEBIT_WORDS = frozenset({"debit", "dr", "d", "dbit", "out", "-", "withdrawal", "s"})
 DIRECTION_WORDS = CREDIT_WORDS | DEBIT_WORDS | {"check"}
 SUMMARY_ROW = re.compile(r"total|balance|summary|opening|closing|saldo", re.I)
+_ACCOUNT_NOISE = re.compile(r"[^A-Z0-9]+")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
@@ -226,6 +227,9 @@ class CsvMapping:
     has_header: bool = True
     currency_default: str | None = None
     day_first: bool | None = None
+    # The payer's account (IBAN or number): read only when mapped (never guessed from a
+    # header, which more often names the statement's own account).
+    payer_account: Column | None = None
 
 
 @dataclass
@@ -242,6 +246,7 @@ class _Columns:
     direction: int | None
     payment_type: int | None
     header_currency: str | None
+    payer_account: int | None = None
 
 
 def decode_text(data: bytes) -> str:
@@ -428,6 +433,7 @@ def _mapped_columns(
             mapping.payment_type, "payment type", auto.payment_type if auto else None
         ),
         header_currency=auto.header_currency if auto else None,
+        payer_account=pick(mapping.payer_account, "payer account", None),
     )
 
 
@@ -598,6 +604,7 @@ def _parse_rows(
         columns.transaction_id,
     )
     reference_cols = columns.references
+    payer_account_col = columns.payer_account
     append = result.transactions.append
     for index, row in enumerate(rows):
         line = starts[index]
@@ -664,6 +671,11 @@ def _parse_rows(
             reference = join_distinct(*(_cell(row, c) for c in reference_cols))
         payer = clean(_cell(row, payer_col)) if payer_col is not None else ""
         account = clean(_cell(row, account_col)) or None if account_col is not None else None
+        payer_account = (
+            _ACCOUNT_NOISE.sub("", _cell(row, payer_account_col).upper())[:64] or None
+            if payer_account_col is not None
+            else None
+        )
         seen_accounts.add(account)
         seen_currencies.add(currency)
         append(
@@ -680,6 +692,7 @@ def _parse_rows(
                 account=account,
                 payment_method=method_from_text(_cell(row, type_col), reference),
                 raw=dict(zip(keys, row, strict=False)),
+                payer_account=payer_account,
             )
         )
     if len(seen_accounts) == 1:

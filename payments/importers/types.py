@@ -44,6 +44,9 @@ class BankTransaction:
     account: str | None
     payment_method: str | None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The payer's account (IBAN or number; upper case, letters and digits) when the file
+    # gives it: CAMT.053/054 ``RltdPties/DbtrAcct``, a CSV column mapped as ``payer_account``.
+    payer_account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from rapidfuzz import fuzz, process
 from arpilot.currencies import currency_places
 from payments.matching.normalize import (
     NameForm,
+    account_key,
     deletion_variants,
     external_id_key,
     from_cents,
@@ -63,6 +64,7 @@ W_CONSECUTIVE = 0.5
 W_EXTERNAL_ID = 3.0
 W_HISTORY_STRONG = 2.5
 W_HISTORY = 1.5
+W_ACCOUNT_STRONG = 3.0  # the payer's account, learned for this customer (and hardly another)
 W_CUSTOMER_CAP = 4.5
 W_CONTACT_PENALTY = -0.5  # people's names are less distinctive than company names
 CAP_WITHOUT_INVOICE_EVIDENCE = 0.0  # no number and no matching amount: at most score 0.5
@@ -124,12 +126,17 @@ class _CustomerEvidence:
     external_id: str | None = None
     history_count: int = 0
     history_share: float = 0.0
+    account_count: int = 0  # applications of the payer's account's money to this customer
+    account_share: float = 0.0
     weight: float = 0.0
 
     @property
     def strong(self) -> bool:
         return (
-            self.similarity >= STRONG_NAME or self.external_id is not None or self.history_count > 0
+            self.similarity >= STRONG_NAME
+            or self.external_id is not None
+            or self.history_count > 0
+            or self.account_count > 0
         )
 
 
@@ -194,6 +201,8 @@ def _weigh_customer(item: _CustomerEvidence, payer_informative: bool) -> None:
     if item.history_count:
         strong = item.history_share >= 0.8 and item.history_count >= 2
         positive += W_HISTORY_STRONG if strong else W_HISTORY
+    if item.account_count:
+        positive += W_ACCOUNT_STRONG if item.account_share >= 0.8 else W_HISTORY
     if payer_informative:
         weight = _name_weight(item.similarity)
         if item.is_contact:
@@ -211,6 +220,8 @@ def _customer_reasons(item: _CustomerEvidence) -> list[str]:
         reasons.append(f"customer ID {item.external_id} in reference")
     if item.history_count:
         reasons.append("payer previously matched to this customer")
+    if item.account_count:
+        reasons.append("payer's account previously matched to this customer")
     if item.similarity >= NAME_MIN_SIMILARITY:
         reasons.append(f"payer name ≈ {item.name_label} ({item.similarity:.2f})")
     return reasons
@@ -437,6 +448,7 @@ class MatchIndex:
                 reference=payment.reference,
                 notes=payment.notes,
                 currency=currency,
+                payer_account=payment.payer_account,
             )
             note = (
                 f"{payment.amount} {paid_in} is {converted} {currency} at the organization's rates"
@@ -463,7 +475,7 @@ class MatchIndex:
             return []
         named, named_unknown, external = self._read_references(payment)
         payer = name_form(payment.payer_name)
-        evidence = self._customer_evidence(payer, named, external)
+        evidence = self._customer_evidence(payer, named, external, payment.payer_account)
         candidates = self._candidates(cents, named, evidence)
         exact_counts: dict[int, int] = {}
         short_counts: dict[int, int] = {}
@@ -542,7 +554,11 @@ class MatchIndex:
         return named, named_unknown, external
 
     def _customer_evidence(
-        self, payer: NameForm, named: dict[int, _Mention], external: dict[int, str]
+        self,
+        payer: NameForm,
+        named: dict[int, _Mention],
+        external: dict[int, str],
+        payer_account: str | None = None,
     ) -> dict[int, _CustomerEvidence]:
         evidence: dict[int, _CustomerEvidence] = {}
         for c, similarity, e in self._name_candidates(payer):
@@ -552,6 +568,10 @@ class MatchIndex:
         for c, count, share in self._history.get(payer.full, ()):
             item = self._evidence_for(evidence, payer, c)
             item.history_count, item.history_share = count, share
+        if payer_account:
+            for c, count, share in self._history.get(account_key(payer_account), ()):
+                item = self._evidence_for(evidence, payer, c)
+                item.account_count, item.account_share = count, share
         for i in named:
             self._evidence_for(evidence, payer, self._customer_of[i])
         informative = payer.informative

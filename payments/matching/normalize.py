@@ -364,3 +364,37 @@ def _join_initials(words: list[str]) -> list[str]:
 def deletion_variants(token: str) -> set[str]:
     """The token with one character removed (symmetric-delete blocking keys for typos)."""
     return {token[:i] + token[i + 1 :] for i in range(len(token))}
+
+
+# --- payer accounts ---------------------------------------------------------------------------
+
+# An IBAN: two letters (the country), two check digits, up to 30 letters and digits.
+_IBAN_RE = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
+# Payer history keys of accounts: a name's key is upper-case words, so none looks like this.
+ACCOUNT_KEY_PREFIX = "account:"
+
+
+def account_normalize(text: str | None) -> str:
+    """A payer's account as stored and compared: upper case, letters and digits only
+    ("de89 3704 0044 0532 0130 00" → "DE89370400440532013000"); "" for none."""
+    return _NON_ALNUM_RE.sub("", (text or "").upper())
+
+
+def looks_like_iban(account: str) -> bool:
+    """A normalized account shaped like an IBAN (country letters, then check digits)."""
+    return bool(_IBAN_RE.fullmatch(account))
+
+
+def iban_valid(account: str) -> bool:
+    """The IBAN's ISO 13616 mod-97 check: the first four characters moved to the end,
+    letters as 10-35, the number modulo 97 is 1."""
+    if not looks_like_iban(account):
+        return False
+    moved = account[4:] + account[:4]
+    return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+
+
+def account_key(account: str | None) -> str:
+    """The payer-history key of an account ("account:DE89…"); "" for none."""
+    normalized = account_normalize(account)
+    return f"{ACCOUNT_KEY_PREFIX}{normalized}"[:255] if normalized else ""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from payments.matching.normalize import name_form
+from payments.matching.normalize import account_key, name_form
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,7 @@ class PaymentInput:
     reference: str | None = None
     notes: str | None = None
     currency: str | None = None  # ISO 4217; None: the invoices' currency
+    payer_account: str | None = None  # the payer's IBAN or account number, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,12 @@ class PayerHistory:
 
     def add(self, payer_name: str | None, customer_id: Hashable, times: int = 1) -> None:
         key = name_form(payer_name).full
+        if key:
+            self.counts.setdefault(key, Counter())[customer_id] += times
+
+    def add_account(self, account: str | None, customer_id: Hashable, times: int = 1) -> None:
+        """A past application of money from this payer account to the customer."""
+        key = account_key(account)
         if key:
             self.counts.setdefault(key, Counter())[customer_id] += times
 

@@ -1,6 +1,6 @@
-"""Payer aliases: the payer names the organization has learned for each customer
-(``PayerCustomerHistory``, which matching reads as evidence), remembered, renamed and
-forgotten by a clerk."""
+"""Payer aliases: the payer names (and payer accounts: keys ``account:<IBAN or number>``) the
+organization has learned for each customer (``PayerCustomerHistory``, which matching reads
+as evidence), remembered, renamed and forgotten by a clerk."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ from django.db.models import F
 from arpilot.errors import NotFound, ValidationFailed
 from customers.models import Customer
 from payments.matching import name_form
+from payments.matching.normalize import (
+    ACCOUNT_KEY_PREFIX,
+    account_key,
+    account_normalize,
+    iban_valid,
+    looks_like_iban,
+)
 from payments.models import PayerCustomerHistory
 
 # Matching reads a payer's history as strong evidence from two matches up (and a share of
@@ -20,6 +27,31 @@ REMEMBERED_COUNT = 2
 def payer_key(payer_name: str) -> str:
     """The history key of a payer name (as matching normalizes it); "" for no name."""
     return name_form(payer_name).full[:255] if payer_name else ""
+
+
+def payer_keys(payment) -> list[str]:
+    """The history keys a payment's payer is learned under: its name's and its account's."""
+    keys = [payer_key(payment.payer_name), account_key(getattr(payment, "payer_account", ""))]
+    return [key for key in keys if key]
+
+
+def payer_account_clean(value: str | None, field: str = "payer_account") -> str:
+    """A payer account as stored (upper case, letters and digits); one shaped like an IBAN
+    must pass its mod-97 check (a 400 naming ``field``)."""
+    account = account_normalize(value)
+    if not account:
+        return ""
+    if len(account) > 64:
+        raise ValidationFailed(
+            "The payer account is too long.",
+            fields={field: ["At most 64 letters and digits (an IBAN has at most 34)."]},
+        )
+    if looks_like_iban(account) and not iban_valid(account):
+        raise ValidationFailed(
+            "The payer account is not a valid IBAN.",
+            fields={field: ["Not a valid IBAN: its check digits do not match."]},
+        )
+    return account
 
 
 def _key_or_refuse(payer_name: str) -> str:
@@ -72,6 +104,11 @@ def payer_alias_remember(*, organization, payer_name: str, customer_id) -> Payer
 def payer_alias_rename(*, organization, alias_id, payer_name: str) -> PayerCustomerHistory:
     """Correct a learned payer name; one already learned for the customer absorbs it."""
     alias = _alias_for_update(organization, alias_id)
+    if alias.payer_key.startswith(ACCOUNT_KEY_PREFIX):
+        raise ValidationFailed(
+            "A learned payer account is not renamed.",
+            fields={"payer_name": ["This alias is a payer account: forget it instead."]},
+        )
     key = _key_or_refuse(payer_name)
     if key == alias.payer_key:
         return alias
@@ -99,17 +136,18 @@ def payer_alias_forget(*, organization, alias_id) -> None:
 
 def payer_aliases_unlearn(payment, customer_ids) -> int:
     """A clerk moved the payment's money away from these customers (unapplied it from their
-    invoices, or reassigned it): what matching learned from this payer for them was wrong.
+    invoices, or reassigned it): what matching learned from this payer (its name and its
+    account) for them was wrong.
     Each learned match counts one less; at none the alias is gone. How many were forgotten.
 
     Called in the clerk's transaction with the customers that lost the payment and gained
     nothing back from it."""
-    key = payer_key(payment.payer_name)
+    keys = payer_keys(payment)
     customers = sorted({customer for customer in customer_ids if customer}, key=str)
-    if not key or not customers:
+    if not keys or not customers:
         return 0
     learned = PayerCustomerHistory.objects.for_org(payment.organization_id).filter(
-        payer_key=key, customer_id__in=customers
+        payer_key__in=keys, customer_id__in=customers
     )
     deleted, _ = learned.filter(count__lte=1).delete()
     learned.update(count=F("count") - 1)  # those left counted more than one

@@ -35,6 +35,7 @@ from payments.services.common import (
     copy_field,
     copy_rows,
 )
+from payments.services.remittances import remittances_link_import
 from webhooks.services import event_emit, event_wanted
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ IMPORT_COLUMNS = (
     "bank_account",
     "line_number",
     "fingerprint",
+    "payer_account",
 )
 _EXTERNAL_ID = IMPORT_COLUMNS.index("external_payment_id")
 _FINGERPRINT = IMPORT_COLUMNS.index("fingerprint")
@@ -201,6 +203,7 @@ def _import_row_tuples(
                 (tx.account or file_account)[:100],
                 tx.line_number,
                 "" if bank_id else prints[id(tx)],
+                tx.payer_account or "",
             )
         )
     return rows
@@ -221,8 +224,8 @@ def _payment_lines(shared: dict, rows: list[tuple]) -> Iterator[str]:
             f"{payer.translate(escapes)}\t{reference.translate(escapes)}\t"
             f"{bank_id.translate(escapes)}\t{currency.translate(escapes)}\t"
             f"{account.translate(escapes)}\t{null if line is None else line}\t"
-            f"{print_}\t{tail}"
-            for pk, amount, day, method, payer, reference, bank_id, currency, account, line, print_ in rows[
+            f"{print_}\t{payer_account.translate(escapes)}\t{tail}"
+            for pk, amount, day, method, payer, reference, bank_id, currency, account, line, print_, payer_account in rows[
                 start : start + 2000
             ]
         )
@@ -452,6 +455,8 @@ def _import_run(payment_import) -> None:
     created_count = _import_done(payment_import, len(result.transactions))
     if created_count:
         org_id = payment_import.organization_id
+        # Advice that came before its payment is applied first (matching skips those).
+        remittances_link_import(org_id, payment_import.pk)
         task_send_on_commit(
             tasks.payments_match_task, args=[org_id], kwargs={"import_id": str(payment_import.pk)}
         )

@@ -34,6 +34,7 @@ from payments.matching.engine import MAX_AMOUNT_ONLY_HITS
 from payments.matching.normalize import (
     _CANONICAL,
     _LEGAL_SUFFIXES,
+    account_key,
     external_id_key,
     name_form,
     number_mentions,
@@ -99,7 +100,10 @@ def candidate_book(
             if form.informative
         }
     )
-    payer_keys = sorted({name_form(p.payer_name).full for p in payments if p.payer_name})
+    payer_keys = sorted(
+        {name_form(p.payer_name).full for p in payments if p.payer_name}
+        | {account_key(p.payer_account) for p in payments if p.payer_account}
+    )
     amounts = sorted({p.amount for p in payments if p.amount > 0})
     invoice_table = Invoice._meta.db_table
     customer_table = Customer._meta.db_table

@@ -24,13 +24,12 @@ from payments.matching import MatchIndex, OpenInvoice, PayerHistory, PaymentInpu
 from payments.matching.parallel import suggest_chunks
 from payments.models import MatchSuggestion, PayerCustomerHistory, Payment, PaymentSettings
 from payments.selectors import payment_hold_rendering
-from payments.services import match_candidates
+from payments.services import match_candidates, rules
 from payments.services.common import (
     collector_paused,
     copy_json,
     copy_rows,
     organization_currency,
-    payment_settings_get,
 )
 from payments.services.money import payment_auto_apply, payment_create
 from receivables.models import ExchangeRate, Invoice
@@ -78,6 +77,7 @@ def payments_match(
     workers: int | None = None,
     fresh: list[Payment] | None = None,
     options: PaymentSettings | None = None,
+    index_key: str | None = None,
 ) -> MatchRun:
     """Rank suggestions for the organization's unmatched payments (or those of
     ``payment_ids``), store them, and auto-apply the unambiguous ones.
@@ -95,11 +95,13 @@ def payments_match(
     with no store lock, nothing old to delete and no second lock of the payment rows, and
     each comes back as the API renders it (suggestions and allocations in hand, see
     ``selectors.payment_hold_rendering``). ``options``: the payment settings, when the
-    caller read them already.
+    caller read them already. ``index_key``: a chunk of a run spread over workers
+    (``match_fanout``): the index of the whole book is built once per process for the run
+    and kept for its next chunks.
     """
     org_id = getattr(organization, "pk", organization)
     if options is None:
-        options = payment_settings_get(organization=org_id)
+        options = rules.settings_for_matching(org_id)  # with whether matching rules exist
     currency = organization_currency(organization)  # no query when the object is in hand
     if auto_apply is None:
         auto_apply = options.auto_apply_enabled
@@ -112,19 +114,22 @@ def payments_match(
     # workers they would copy the pages they touch. Everything big is gone with
     # ``_match_rank_and_store``'s frame before it is switched on again.
     with collector_paused():
-        decisions, stored = _match_rank_and_store(
+        decisions, stored, plan = _match_rank_and_store(
             org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap,
-            currency, fresh,
+            currency, fresh, index_key,
         )  # fmt: skip
     in_hand = {payment.pk: payment for payment in fresh or ()}
+    rules.customers_assign(org_id, plan, in_hand)  # assign_customer rules (none: no query)
     for payment in in_hand.values():
+        if payment.status != Payment.Status.UNMATCHED:  # applied by its advice: read it back
+            continue
         payment_hold_rendering(payment, suggestions=stored.get(payment.pk, []), allocations=[])
-    run.auto_applied = _auto_apply(organization, decisions, in_hand)
+    run.auto_applied = _auto_apply(organization, decisions, in_hand, plan)
     lap("apply")
     return run
 
 
-def _auto_apply(organization, decisions: list, in_hand: dict) -> int:
+def _auto_apply(organization, decisions: list, in_hand: dict, plan=None) -> int:
     """Apply the decided suggestions (each re-checked under its locks); how many were."""
     applied = 0
     for pk, suggestion in decisions:
@@ -136,12 +141,13 @@ def _auto_apply(organization, decisions: list, in_hand: dict) -> int:
             amount=suggestion.amount,
         ):
             applied += 1
+            rules.after_auto_apply(organization, plan, pk, in_hand.get(pk))  # write_off rules
     return applied
 
 
 def _match_rank_and_store(
     org_id, payment_ids, options, auto_apply, today, batch_size, workers, run, lap, currency,
-    fresh,
+    fresh, index_key=None,
 ) -> tuple[list, dict]:  # fmt: skip
     """Read, index, rank and store; return the (payment id, suggestion) to auto-apply and,
     for ``fresh`` payments, their stored suggestions by payment id."""
@@ -151,11 +157,15 @@ def _match_rank_and_store(
         payments, unapplied_before = _match_inputs(org_id, payment_ids)
     run.payments = len(payments)
     if not payments:
-        return [], {}
+        return [], {}, None
+    # Matching rules are evaluated before scoring (payments.services.rules).
+    plan = rules.plan_for(org_id, payments, options=options, base_currency=currency)
     if len(payments) <= CANDIDATES_MAX_PAYMENTS and match_candidates.usable():
-        index, numbers = _candidate_index(org_id, payments, options, lap, currency)
+        index, numbers = _candidate_index(org_id, payments, options, lap, currency, plan)
     else:
-        index, numbers = _match_index(org_id, options, lap, currency, payments)
+        index, numbers = _run_index(org_id, options, lap, currency, payments, index_key)
+    if plan is not None:
+        plan.index(index.invoices)
     copy = connection.vendor == "postgresql"
     finish = _ChunkRows(
         org_id=org_id,
@@ -168,6 +178,7 @@ def _match_rank_and_store(
         decide_options=options if auto_apply else None,
         today=today,
         unapplied_before=unapplied_before,
+        rules=plan,
     )
     writer = _SuggestionWriter(org_id, payments, batch_size, copy, fresh is not None)
     # Stored in transactions of ``batch_size`` payments while the workers rank the next.
@@ -190,7 +201,7 @@ def _match_rank_and_store(
         run.suggestions += count
         start = end
         lap("store")
-    return decisions, writer.kept
+    return decisions, writer.kept, plan
 
 
 def _fresh_inputs(fresh: list[Payment]) -> list[PaymentInput]:
@@ -204,6 +215,7 @@ def _fresh_inputs(fresh: list[Payment]) -> list[PaymentInput]:
             reference=payment.payer_reference,
             notes=payment.notes,
             currency=payment.currency or None,
+            payer_account=payment.payer_account or None,
         )
         for payment in sorted(fresh, key=lambda payment: payment.pk)
         if payment.status == Payment.Status.UNMATCHED
@@ -221,10 +233,10 @@ def _match_inputs(org_id: int, payment_ids) -> tuple[list[PaymentInput], set]:
         candidates = candidates.filter(pk__in=list(payment_ids))
     payments = []
     unapplied_before = set()
-    for pk, amount, paid_on, payer, reference, notes, currency, unapplied in (
+    for pk, amount, paid_on, payer, reference, notes, currency, unapplied, account in (
         candidates.values_list(
             "pk", "amount", "payment_date", "payer_name", "payer_reference", "notes",
-            "currency", "unapplied_by_clerk",
+            "currency", "unapplied_by_clerk", "payer_account",
         )
     ):  # fmt: skip
         payments.append(
@@ -236,6 +248,7 @@ def _match_inputs(org_id: int, payment_ids) -> tuple[list[PaymentInput], set]:
                 reference=reference,
                 notes=notes,
                 currency=currency or None,
+                payer_account=account or None,
             )
         )
         if unapplied:
@@ -256,11 +269,63 @@ def _match_index(
     return _indexed(org_id, invoices, history, options, lap, base_currency, payments)
 
 
-def _candidate_index(
-    org_id: int, payments: list[PaymentInput], options, lap, base_currency: str
+# The index of the run a worker process is matching chunks of (``index_key``): one entry,
+# replaced by the next run's, dropped when no chunk came for RUN_INDEX_IDLE_SECONDS.
+_run_indexes: dict[tuple[int, str], tuple[MatchIndex, dict, frozenset, float]] = {}
+RUN_INDEX_IDLE_SECONDS = 300.0
+
+
+def _run_index(
+    org_id: int, options, lap, base_currency: str, payments: list[PaymentInput], index_key
 ) -> tuple[MatchIndex, dict]:
-    """As ``_match_index``, over only the open invoices these few payments can match."""
+    """``_match_index``, or for a chunk of a run (``index_key``) the one this process built
+    for the run: rebuilt only when a payment of this chunk is in a currency the chunks that
+    built it had none of (the rates it holds are read for the payments' currencies)."""
+    if index_key is None:
+        return _match_index(org_id, options, lap, base_currency, payments)
+    now = time.monotonic()
+    for key, entry in list(_run_indexes.items()):
+        if key != (org_id, index_key) or now - entry[3] > RUN_INDEX_IDLE_SECONDS:
+            del _run_indexes[key]
+    currencies = frozenset(p.currency for p in payments if p.currency not in (None, base_currency))
+    cached = _run_indexes.get((org_id, index_key))
+    if cached is not None and currencies <= cached[2]:
+        _run_indexes[org_id, index_key] = (*cached[:3], now)
+        return cached[0], cached[1]
+    _run_indexes.pop((org_id, index_key), None)  # free it before the next is built
+    # Rates for every currency the run's payments are in, not only this chunk's.
+    currencies |= {
+        code.upper()
+        for code in Payment.objects.for_org(org_id)
+        .unmatched()
+        .exclude(currency__in=["", base_currency])
+        .values_list("currency", flat=True)
+        .distinct()
+    }
+    in_currencies = [
+        PaymentInput(
+            id=None,
+            amount=Decimal(0),
+            payment_date=None,
+            payer_name="",
+            reference="",
+            notes="",
+            currency=code,
+        )
+        for code in currencies
+    ]
+    index, numbers = _match_index(org_id, options, lap, base_currency, payments + in_currencies)
+    _run_indexes[org_id, index_key] = (index, numbers, frozenset(currencies), now)
+    return index, numbers
+
+
+def _candidate_index(
+    org_id: int, payments: list[PaymentInput], options, lap, base_currency: str, plan=None
+) -> tuple[MatchIndex, dict]:
+    """As ``_match_index``, over only the open invoices these few payments can match (and
+    those their matching rules point to)."""
     invoices, history = match_candidates.candidate_book(org_id, payments)
+    invoices += rules.missing_invoices(org_id, plan, invoices)
     lap("read")
     return _indexed(org_id, invoices, history, options, lap, base_currency, payments)
 
@@ -379,11 +444,16 @@ class _ChunkRows:
     decide_options: object | None  # the payment settings; None: no auto-apply
     today: date
     unapplied_before: set
+    rules: object | None = None  # the run's matching rules (rules.RulePlan); None: none hit
 
     def __call__(self, start: int, end: int, ranked: list) -> tuple:
         rows, decisions = [], []
         numbers = self.numbers
         for payment, suggestions in zip(self.payments[start:end], ranked, strict=True):
+            hit = self.rules.hits.get(payment.id) if self.rules is not None else None
+            ranked_by_engine = suggestions  # what the auto-apply policy decides on
+            if hit is not None:
+                suggestions = self.rules.adjust(payment, suggestions)
             for rank, suggestion in enumerate(suggestions, start=1):
                 rows.append(
                     (
@@ -396,9 +466,10 @@ class _ChunkRows:
                         list(suggestion.reasons),
                     )
                 )
-            if self.decide_options is not None and suggestions:
-                decision = self._decide(payment, suggestions)
-                if decision.apply:
+            if self.decide_options is not None and ranked_by_engine:
+                decision = self._decide(payment, ranked_by_engine)
+                # A rule never makes auto-apply what the policy refuses (RuleHit.allows).
+                if decision.apply and (hit is None or hit.allows(decision.suggestion, suggestions)):
                     decisions.append((payment.id, decision.suggestion))
         count = len(rows)
         if self.as_copy_text:
@@ -576,7 +647,10 @@ def _settings_and_open_count(org_id: int) -> tuple[PaymentSettings | None, int]:
     )
     found = (
         PaymentSettings.objects.filter(organization_id=org_id)
-        .annotate(open_invoices=Coalesce(Subquery(open_count), Value(0)))
+        .annotate(
+            open_invoices=Coalesce(Subquery(open_count), Value(0)),
+            has_match_rules=rules.has_rules_annotation(org_id),
+        )
         .first()
     )
     if found is None:
@@ -600,7 +674,7 @@ def payments_match_soon(
             organization=organization,
             payment_ids=payment_ids,
             fresh=fresh,
-            options=options or payment_settings_get(organization=org_id),
+            options=options or rules.settings_for_matching(org_id),
         )
         return
     ids = [str(pk) for pk in payment_ids]

@@ -23,11 +23,10 @@ from arpilot import hooks
 from arpilot.currencies import amount_check, currency_validate
 from arpilot.errors import Conflict, ValidationFailed
 from payments import lock_objects
-from payments.matching import name_form
 from payments.models import ZERO, PayerCustomerHistory, Payment, PaymentAllocation
 from payments.rendering import render_payment
 from payments.selectors import payment_get, payment_hold_rendering
-from payments.services.aliases import payer_aliases_unlearn
+from payments.services.aliases import payer_account_clean, payer_aliases_unlearn, payer_keys
 from payments.services.allocations import (
     AllocationSpec,
     active_allocations,
@@ -41,6 +40,7 @@ from payments.services.allocations import (
     write_off_short,
 )
 from payments.services.common import organization_currency, payment_settings_get
+from payments.services.remittances import remittances_link_waiting
 from receivables.models import Invoice
 from webhooks.services import event_emit, event_wanted
 
@@ -94,17 +94,22 @@ def payment_create(
     notes: str = "",
     currency: str = "",
     bank_account: str = "",
+    payer_account: str = "",
 ) -> Payment:
     """Record one received payment (unmatched). A second payment with the same
     ``external_payment_id`` in the organization is a 409 carrying ``existing_id``.
     ``currency`` (ISO 4217) defaults to the organization's base currency; the amount has at
-    most its decimal places (a 400 naming ``currency`` or ``amount``, never rounded)."""
+    most its decimal places (a 400 naming ``currency`` or ``amount``, never rounded).
+    ``payer_account`` is stored normalized (an IBAN must pass its check: a 400 naming it).
+    Remittance advice that arrived first and waits for this payment is applied to it
+    (``remittances_link_waiting``)."""
     if amount is None or amount <= 0:
         raise ValidationFailed(
             "amount must be greater than zero.", fields={"amount": ["Must be greater than zero."]}
         )
     currency = currency_validate(currency) if currency else organization_currency(organization)
     amount_check(amount, currency or "USD", "amount")
+    payer_account = payer_account_clean(payer_account)
     external_payment_id = (external_payment_id or "").strip()
     if external_payment_id:
         conflict = _existing_conflict(organization, external_payment_id)
@@ -121,6 +126,7 @@ def payment_create(
         notes=notes or "",
         currency=currency,
         bank_account=bank_account or "",
+        payer_account=payer_account,
         source=Payment.Source.API,
     )
     if not external_payment_id:
@@ -135,6 +141,8 @@ def payment_create(
                 raise conflict from None
             raise
     _emit(payment, ["payment.imported"])
+    if remittances_link_waiting(organization, [payment]):
+        payment.refresh_from_db()  # applied by its advice
     return payment
 
 
@@ -142,9 +150,10 @@ def payment_create(
 
 
 def _history_record(payment: Payment, customer_ids) -> None:
-    """Remember that a clerk matched this payer to these customers (matching evidence)."""
-    key = name_form(payment.payer_name).full[:255] if payment.payer_name else ""
-    if not key:
+    """Remember that a clerk matched this payer (its name, and its account when known) to
+    these customers (matching evidence)."""
+    keys = payer_keys(payment)
+    if not keys:
         return
     customers = sorted(set(customer_ids), key=str)
     if not customers:
@@ -155,14 +164,15 @@ def _history_record(payment: Payment, customer_ids) -> None:
     customer_field = PayerCustomerHistory._meta.get_field("customer")
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     params = []
-    for customer_id in customers:
-        params += [
-            payment.organization_id,
-            key,
-            customer_field.get_db_prep_value(customer_id, connection),
-            now,
-        ]
-    rows = ", ".join(["(%s, %s, %s, 1, %s)"] * len(customers))
+    for key in keys:
+        for customer_id in customers:
+            params += [
+                payment.organization_id,
+                key,
+                customer_field.get_db_prep_value(customer_id, connection),
+                now,
+            ]
+    rows = ", ".join(["(%s, %s, %s, 1, %s)"] * (len(customers) * len(keys)))
     with connection.cursor() as cursor:
         cursor.execute(
             # Our own table name; the values are parameters.

@@ -22,6 +22,7 @@ REGISTERED_NAMES = {
     "arpilot.tasks.idempotency_keys_purge": "arpilot.tasks.idempotency_keys_purge_task",
     "payments.tasks.payment_import": "payments.tasks.payment_import_task",
     "payments.tasks.payments_match": "payments.tasks.payments_match_task",
+    "payments.tasks.payments_match_chunk": "payments.tasks.payments_match_chunk_task",
     "payments.tasks.imports_requeue_stale": "payments.tasks.imports_requeue_stale_task",
     "receivables.tasks.invoices_mark_overdue": "receivables.tasks.invoices_mark_overdue_task",
     "receivables.tasks.statements_send": "receivables.tasks.statements_send_task",

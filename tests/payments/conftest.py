@@ -1,6 +1,7 @@
 import pytest
 
 from tests.factories import ContactFactory, CustomerFactory
+from tests.worker import celery_worker_factory  # noqa: F401
 
 
 @pytest.fixture

@@ -53,6 +53,7 @@ def test_import_payment_returns_every_field(api, org):
         "notes": "",
         "currency": "USD",
         "bank_account": None,
+        "payer_account": None,
         "status": "unmatched",
         "invoice_id": None,
         "customer_id": None,

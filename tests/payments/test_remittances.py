@@ -80,7 +80,6 @@ def test_a_csv_file_for_a_named_payment(api, org, book):
 @pytest.mark.parametrize(
     ("text", "amount", "reason"),
     [
-        ("Invoice 1001 500.00\nInvoice 9999 50.00", "550.00", "9999: no open invoice"),
         ("Invoice 1001 500.00\nInvoice 1002 200.00", "750.00", "the lines total 700.00"),
         ("Invoice 1003 90.00", "90.00", "asks 90.00, the invoice owes 80.00"),
     ],
@@ -97,6 +96,37 @@ def test_advice_that_does_not_fit_goes_to_a_clerk_with_the_reason_and_moves_noth
     payment.refresh_from_db()
     assert payment.applied_amount == Decimal("0.00")
     assert sum(i.amount - i.amount_due for i in Invoice.objects.filter(organization=org)) == 0
+
+
+def test_an_advice_naming_an_unknown_invoice_has_its_known_lines_applied(api, org, book):
+    payment = make_payment(org, amount="550.00")
+    response = api.post(
+        URL,
+        {"text": "Invoice 1001 500.00\nInvoice 9999 50.00", "payment_id": str(payment.pk)},
+        format="json",
+    )
+
+    data = response.json()["data"]
+    assert response.status_code == 201 and data["status"] == "review", data
+    assert "9999: no open invoice" in data["reason"] and "50.00 is left" in data["reason"]
+    assert [line["status"] for line in data["lines"]] == ["applied", "unknown"]
+    payment.refresh_from_db()
+    assert (payment.applied_amount, payment.unapplied_amount) == (
+        Decimal("500.00"),
+        Decimal("50.00"),
+    )
+    assert Invoice.objects.get(invoice_number="INV-1001").amount_due == Decimal("0.00")
+
+
+def test_an_advice_naming_only_unknown_invoices_moves_nothing(api, org, book):
+    payment = make_payment(org, amount="50.00")
+    response = api.post(
+        URL, {"text": "Invoice 9999 50.00", "payment_id": str(payment.pk)}, format="json"
+    )
+    data = response.json()["data"]
+    assert data["status"] == "review" and "9999: no open invoice" in data["reason"]
+    payment.refresh_from_db()
+    assert payment.applied_amount == Decimal("0.00")
 
 
 def test_advice_with_no_payment_yet_waits_unlinked(api, book):
