@@ -67,7 +67,7 @@ def worklist(*, organization, today, now, min_overdue=None, tag_id=None):
         customers = customers.filter(
             Exists(CustomerTag.objects.filter(customer=OuterRef("pk"), tag_id=tag_id))
         )
-    rows = worklist_annotate(customers, today=today, now=now)
+    rows = worklist_annotate(customers, today=today, now=now, organization=organization)
     if min_overdue is not None:
         rows = rows.filter(overdue_total__gte=min_overdue)
     return rows

@@ -37,10 +37,12 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Greatest, Least
 
+from arpilot.currencies import currency_places
 from arpilot.money import MILL, money_value
 from credits.models import Deduction
 from dunning.models import CustomerNote, Dispute, Promise, PromiseInvoice, Reminder
 from receivables.models import Invoice
+from receivables.views import base_currency, booked_rate, in_base
 
 WINDOW_DAYS = 90
 WEIGHT_PER_POINT = Decimal("100")
@@ -48,7 +50,7 @@ BROKEN_PROMISE_POINTS = 25
 CONTACT_GAP_CAP_DAYS = 30
 REMINDER_POINTS = 5
 OPEN_PROMISE_POINTS = -20
-MONEY = DecimalField(max_digits=24, decimal_places=2)
+MONEY = DecimalField(max_digits=24, decimal_places=3)
 
 FORMULA = (
     "`priority` = `overdue_weighted` / 100 + 25 * `broken_promises` + "
@@ -101,8 +103,10 @@ def _aggregate(queryset, expression, output_field):
     )
 
 
-def worklist_annotate(customers, *, today: date, now: datetime):
-    """Customers (already scoped) with overdue money, annotated with the worklist figures."""
+def worklist_annotate(customers, *, today: date, now: datetime, organization=None):
+    """Customers (already scoped) with overdue money, annotated with the worklist figures.
+    With ``organization``, the money is in its base currency: each invoice's amount due at
+    the rate it was booked at (an invoice in another currency with no rate counts nothing)."""
     since = now - timedelta(days=WINDOW_DAYS)
     disputed = Dispute.objects.filter(invoice=OuterRef("pk"), status=Dispute.Status.OPEN)
     deducted = Deduction.objects.filter(invoice=OuterRef("pk"), status=Deduction.Status.OPEN)
@@ -114,6 +118,14 @@ def worklist_annotate(customers, *, today: date, now: datetime):
         .exclude(Exists(deducted))  # the remainder is a deduction, not overdue debt
         .annotate(days=DaysBetween(Value(today), F("due_date")))
     )
+    due = "amount_due"
+    if organization is not None:
+        places = currency_places(base_currency(organization))
+        overdue = overdue.annotate(
+            base_rate=booked_rate(organization),
+            due_base=in_base("amount_due", "base_rate", places),
+        )
+        due = "due_base"
     notes = CustomerNote.objects.filter(customer=OuterRef("pk"))
     sent = Reminder.objects.filter(customer=OuterRef("pk"), status=Reminder.Status.SENT)
     broken = Promise.objects.filter(
@@ -127,8 +139,8 @@ def worklist_annotate(customers, *, today: date, now: datetime):
     last_note = _aggregate(notes, Max("created_at"), notes.model._meta.get_field("created_at"))
     last_reminder = _aggregate(sent, Max("sent_at"), sent.model._meta.get_field("sent_at"))
     annotated = customers.filter(Exists(overdue)).annotate(
-        overdue_total=_aggregate(overdue, Sum("amount_due"), MONEY),
-        overdue_weighted_raw=_aggregate(overdue, Sum(F("amount_due") * F("days")), MONEY),
+        overdue_total=_aggregate(overdue, Sum(due), MONEY),
+        overdue_weighted_raw=_aggregate(overdue, Sum(F(due) * F("days")), MONEY),
         oldest_days_overdue=_aggregate(overdue, Max("days"), IntegerField()),
         oldest_due_date=_aggregate(overdue, Min("due_date"), Invoice._meta.get_field("due_date")),
         broken_promises=Coalesce(_aggregate(broken, Count("id"), IntegerField()), 0),

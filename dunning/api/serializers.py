@@ -274,9 +274,15 @@ class DisputeResolveInput(serializers.Serializer):
 class WorklistRowSerializer(serializers.Serializer):
     customer_id = serializers.UUIDField()
     customer_name = serializers.CharField()
-    overdue_total = _money(read_only=True, help_text="Owed on its overdue, undisputed invoices")
+    overdue_total = _money(
+        read_only=True,
+        help_text="Owed on its overdue, undisputed invoices, in the organization's base "
+        "currency (each at the rate it was booked at; one in another currency with no rate "
+        "counts nothing)",
+    )
     overdue_weighted = _money(
-        read_only=True, help_text="Sum of amount due * days overdue / 30 of those invoices"
+        read_only=True,
+        help_text="Sum of amount due (in base) * days overdue / 30 of those invoices",
     )
     oldest_days_overdue = serializers.IntegerField()
     broken_promises = serializers.IntegerField(help_text="Broken in the last 90 days")

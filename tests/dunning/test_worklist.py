@@ -135,3 +135,26 @@ def test_query_count_does_not_grow(api, org):
     many, rows = _count_queries(api)
     assert rows == 8
     assert few == many == WORKLIST_QUERIES
+
+
+def test_money_in_other_currencies_counts_at_its_booked_rate(api, org):
+    from tests.factories import make_invoice
+
+    customer = customer_with_contacts(org, company_name="Tokyo Trading")
+    today = org_today(org)
+    overdue_for(org, customer, 30, "100.00")
+    make_invoice(
+        org,
+        customer=customer,
+        amount="10000",
+        currency="JPY",
+        exchange_rate="0.0067",
+        issue_date=today - timedelta(days=60),
+        due_date=today - timedelta(days=30),
+    )
+
+    row = _rows(api)["data"][0]
+
+    # 100.00 USD + 10,000 JPY booked at 0.0067 = 67.00 USD: 167.00, not 10,100
+    assert row["overdue_total"] == 167.0
+    assert row["overdue_weighted"] == 167.0
