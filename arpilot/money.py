@@ -10,7 +10,7 @@ An amount read back from the database has the places it needs and at least two: 
 arithmetic, texts and payloads of two-place currencies are what they always were.
 """
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.db import models
 
@@ -27,7 +27,10 @@ def money_value(value: Decimal | None) -> Decimal | None:
     → ``12.34``, ``12.345`` unchanged). Exact: only zeros are dropped."""
     if value is None:
         return None
-    two = value.quantize(CENT)
+    try:
+        two = value.quantize(CENT)
+    except InvalidOperation:  # beyond any amount (a filter's 1e206): left as it is
+        return value
     return two if two == value else value
 
 

@@ -111,6 +111,11 @@ def parse_remittance(data: bytes | str, filename: str = "") -> Remittance:
     """Read remittance advice: CAMT.053 XML, a CSV table or free text (by content, the
     file name breaking a tie). Raises ``RemittanceError`` when nothing can be read."""
     text = data if isinstance(data, str) else decode_text(data)
+    if "\x00" in text:
+        raise RemittanceError(
+            "This is not text (it holds NUL bytes): send a CSV, a CAMT.053 file or the "
+            "text of the email."
+        )
     head = text.lstrip()[:2000]
     if (head.startswith("<") and "camt.053" in head) or "<BkToCstmrStmt" in head:
         return parse_camt053(text)

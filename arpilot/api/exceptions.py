@@ -54,11 +54,23 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     return fields
 
 
+def _printable(value):
+    """``value`` with NUL characters shown as U+FFFD: an error may quote the input, and a NUL
+    can be neither stored for an idempotent replay (PostgreSQL's jsonb refuses it) nor read."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_printable(key): _printable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(item) for item in value]
+    return value
+
+
 def error_body(status_code: int, message: str, fields: dict | None = None, **extra) -> dict:
-    error = {"code": CODES.get(status_code, "error"), "message": message}
+    error = {"code": CODES.get(status_code, "error"), "message": _printable(message)}
     if fields:
-        error["fields"] = fields
-    error.update(extra)
+        error["fields"] = _printable(fields)
+    error.update(_printable(extra))
     return {"error": error}
 
 

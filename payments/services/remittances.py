@@ -129,7 +129,7 @@ def remittance_create(
     remittance = Remittance.objects.create(
         organization=organization,
         format=parsed.format,
-        filename=filename[:255],
+        filename=filename.replace("\x00", "")[:255],
         content=text,
         payer_name=payer_name[:255],
         payment_reference=payment_reference[:1000],

@@ -123,3 +123,23 @@ def test_the_schema_accepts_what_the_api_accepts(client):
     assert "maximum" not in parameters["page"]["schema"]
     assert parameters["per_page"]["schema"]["minimum"] == 1
     assert Customer.objects.count() == 0
+
+
+def test_an_error_quoting_a_nul_is_stored_for_replay_and_replayed_the_same(api):
+    body = {"url": "https://example.com/hook", "events": ["invoice.created\u0000"]}
+    headers = {"HTTP_IDEMPOTENCY_KEY": "nul-1"}
+
+    first = api.post("/api/v1/webhooks", body, format="json", **headers)
+    again = api.post("/api/v1/webhooks", body, format="json", **headers)
+
+    assert first.status_code == 400, first.content
+    assert "events.0" in first.json()["error"]["fields"]
+    assert "\x00" not in first.content.decode()
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+
+
+@pytest.mark.parametrize("value", ["3.256800718636633e+16", "-2.1404616872406674e+206", "1e-30"])
+def test_an_amount_filter_beyond_any_amount_is_served(api, value):
+    response = api.get("/api/v1/invoices", {"amount_min": value})
+
+    assert response.status_code in (200, 400), response.content

@@ -148,6 +148,16 @@ def test_advice_with_no_payment_yet_waits_unlinked(api, book):
             "payment_id",
         ),
         ({"file": SimpleUploadedFile("a.csv", b"Name,Street\nAcme,Main\n")}, "multipart", "file"),
+        (
+            {
+                "file": SimpleUploadedFile(
+                    "a.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01 1001 5.00"
+                )
+            },
+            "multipart",
+            "file",
+        ),
+        ({"text": "Invoice 1001 5.00\u0000"}, "json", "text"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(api, book, body, fmt, field):
