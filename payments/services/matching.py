@@ -256,17 +256,22 @@ def _match_inputs(org_id: int, payment_ids) -> tuple[list[PaymentInput], set]:
     return payments, unapplied_before
 
 
+def _currencies_of(payments: list[PaymentInput]) -> set[str]:
+    return {payment.currency for payment in payments if payment.currency}
+
+
 def _match_index(
-    org_id: int, options, lap, base_currency: str, payments: list[PaymentInput]
+    org_id: int, options, lap, base_currency: str, currencies: set[str]
 ) -> tuple[MatchIndex, dict]:
     """The organization's open invoices and payer history, indexed; invoice numbers by id.
 
     Each payment is matched to invoices of its own currency; to invoices of another only
-    when the organization has rates for both (``_rates``; never auto-applied)."""
+    when the organization has rates for both (``_rates``, read for the invoices' currencies
+    and the payments' ``currencies``; never auto-applied)."""
     contacts, history = _contacts_and_payer_history(org_id)
     invoices = _open_invoices(org_id, contacts)
     lap("read")
-    return _indexed(org_id, invoices, history, options, lap, base_currency, payments)
+    return _indexed(org_id, invoices, history, options, lap, base_currency, currencies)
 
 
 # The index of the run a worker process is matching chunks of (``index_key``): one entry,
@@ -282,7 +287,7 @@ def _run_index(
     for the run: rebuilt only when a payment of this chunk is in a currency the chunks that
     built it had none of (the rates it holds are read for the payments' currencies)."""
     if index_key is None:
-        return _match_index(org_id, options, lap, base_currency, payments)
+        return _match_index(org_id, options, lap, base_currency, _currencies_of(payments))
     now = time.monotonic()
     for key, entry in list(_run_indexes.items()):
         if key != (org_id, index_key) or now - entry[3] > RUN_INDEX_IDLE_SECONDS:
@@ -302,19 +307,7 @@ def _run_index(
         .values_list("currency", flat=True)
         .distinct()
     }
-    in_currencies = [
-        PaymentInput(
-            id=None,
-            amount=Decimal(0),
-            payment_date=None,
-            payer_name="",
-            reference="",
-            notes="",
-            currency=code,
-        )
-        for code in currencies
-    ]
-    index, numbers = _match_index(org_id, options, lap, base_currency, payments + in_currencies)
+    index, numbers = _match_index(org_id, options, lap, base_currency, set(currencies))
     _run_indexes[org_id, index_key] = (index, numbers, frozenset(currencies), now)
     return index, numbers
 
@@ -327,27 +320,29 @@ def _candidate_index(
     invoices, history = match_candidates.candidate_book(org_id, payments)
     invoices += rules.missing_invoices(org_id, plan, invoices)
     lap("read")
-    return _indexed(org_id, invoices, history, options, lap, base_currency, payments)
+    return _indexed(
+        org_id, invoices, history, options, lap, base_currency, _currencies_of(payments)
+    )
 
 
-def _indexed(org_id, invoices, history, options, lap, base_currency, payments):
+def _indexed(org_id, invoices, history, options, lap, base_currency, currencies: set[str]):
     numbers = {invoice.id: invoice.invoice_number for invoice in invoices}
     index = MatchIndex.build(
         invoices,
         history,
         short_pay_absolute=options.write_off_tolerance,
         currency=base_currency,
-        rates=_rates(org_id, base_currency, invoices, payments),
+        rates=_rates(org_id, base_currency, invoices, currencies),
     )
     lap("index")
     return index, numbers
 
 
-def _rates(org_id: int, base: str, invoices, payments) -> dict | None:
+def _rates(org_id: int, base: str, invoices, currencies: set[str]) -> dict | None:
     """The latest rate of each currency (base per unit; the base is 1), read only when an
-    invoice or payment is in another currency than the base."""
+    invoice or a payment (``currencies``) is in another currency than the base."""
     foreign = {invoice.currency for invoice in invoices if invoice.currency not in (None, base)}
-    foreign |= {p.currency for p in payments if p.currency and p.currency != base}
+    foreign |= {code for code in currencies if code != base}
     if not foreign:
         return None
     rates = {base: Decimal(1)}
