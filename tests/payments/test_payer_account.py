@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from hypothesis import given
+from hypothesis import strategies as st
 
 from arpilot.errors import ValidationFailed
 from payments.importers import CsvMapping, parse
@@ -276,3 +278,47 @@ def test_the_payment_page_shows_the_payer_account(org):
     client.force_login(user)
     page = client.get(f"/payments/{payment.pk}/").content.decode()
     assert f"<code data-payer-account>{IBAN_KEY}</code>" in page
+
+
+# --- properties: an account from outside is kept exactly or refused with a reason -------------
+
+_BBAN = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=11, max_size=30
+)  # IBANs have 15 to 34
+
+
+def _with_check_digits(country: str, bban: str) -> str:
+    digits = int("".join(str(int(ch, 36)) for ch in bban + country + "00"))
+    return f"{country}{98 - digits % 97:02d}{bban}"
+
+
+@given(
+    country=st.sampled_from(["DE", "GB", "FR", "NL", "BH", "KW"]), bban=_BBAN, spaces=st.booleans()
+)
+def test_property_a_valid_iban_is_kept_exactly_however_it_is_spaced(country, bban, spaces):
+    iban = _with_check_digits(country, bban)
+    written = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4)) if spaces else iban
+    assert iban_valid(iban)
+    assert payer_account_clean(written.lower()) == iban
+
+
+@given(country=st.sampled_from(["DE", "GB", "FR"]), bban=_BBAN, position=st.integers(0, 40))
+def test_property_an_iban_with_one_wrong_digit_is_refused_naming_the_field(country, bban, position):
+    iban = _with_check_digits(country, bban)
+    digits = [i for i, ch in enumerate(iban) if ch.isdigit() and i >= 2]
+    index = digits[position % len(digits)]
+    wrong = iban[:index] + str((int(iban[index]) + 1) % 10) + iban[index + 1 :]
+    with pytest.raises(ValidationFailed) as caught:
+        payer_account_clean(wrong)
+    assert "payer_account" in caught.value.fields
+
+
+@given(st.text(max_size=80))
+def test_property_any_text_is_stored_as_its_letters_and_digits_or_refused(text):
+    try:
+        stored = payer_account_clean(text)
+    except ValidationFailed as exc:
+        assert "payer_account" in exc.fields
+        return
+    assert stored == account_normalize(text)
+    assert len(stored) <= 64
