@@ -35,10 +35,6 @@ class _RateInput(serializers.DecimalField):
         super().__init__(max_digits=40, decimal_places=20, **kwargs)
 
 
-def _money(**kwargs):
-    return money_out(**{k: v for k, v in kwargs.items() if k != "read_only"})
-
-
 def _money_in(**kwargs):
     kwargs.setdefault("help_text", MONEY_HELP)
     return money_in(currency_checked=True, min_value=MILL, **kwargs)
@@ -60,7 +56,7 @@ class _FundRef(serializers.Serializer):
 
 class CreditNoteLineSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    amount = _money(read_only=True)
+    amount = money_out()
     description = serializers.CharField()
     account = _AccountRef(help_text="The account the line debits (revenue or contra-revenue)")
     fund = _FundRef()
@@ -70,7 +66,7 @@ class CreditNoteAllocationSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     invoice_id = serializers.UUIDField()
     invoice_number = serializers.CharField()
-    amount = _money(read_only=True)
+    amount = money_out()
     created_at = serializers.DateTimeField()
     created_by = serializers.CharField(help_text="Who applied it (the API key's name)")
     unapplied_at = serializers.DateTimeField(
@@ -100,9 +96,9 @@ class CreditNoteSerializer(serializers.Serializer):
     invoice_number = serializers.CharField(allow_null=True)
     memo = serializers.CharField()
     status = serializers.ChoiceField(choices=CreditNote.Status.choices)
-    amount = _money(read_only=True)
-    amount_applied = _money(read_only=True, help_text="Applied to invoices (not unapplied)")
-    amount_remaining = _money(read_only=True, help_text="Left to apply")
+    amount = money_out()
+    amount_applied = money_out(help_text="Applied to invoices (not unapplied)")
+    amount_remaining = money_out(help_text="Left to apply")
     ar_account = _AccountRef(help_text="The receivable account it credits")
     journal_entry_id = serializers.UUIDField(
         allow_null=True, help_text="The posting (null while a draft)"

@@ -15,17 +15,13 @@ from customers.models import Customer
 from payments.services import credit
 
 
-def _money(**kwargs) -> serializers.DecimalField:
-    return money_out(**kwargs)
-
-
 class CreditPaymentSerializer(serializers.Serializer):
     payment_id = serializers.UUIDField(source="pk")
     payment_date = serializers.DateField()
     payer_name = serializers.CharField()
     payer_reference = serializers.CharField()
-    amount = _money(help_text="The payment's amount")
-    amount_remaining = _money(
+    amount = money_out(help_text="The payment's amount")
+    amount_remaining = money_out(
         source="remaining", help_text="What is left of it: neither applied nor refunded"
     )
     assigned = serializers.SerializerMethodField(
@@ -41,14 +37,14 @@ class CreditNoteSourceSerializer(serializers.Serializer):
     credit_note_id = serializers.UUIDField(source="id")
     number = serializers.CharField()
     issue_date = serializers.DateField()
-    amount_remaining = _money(help_text="What is left to apply")
+    amount_remaining = money_out(help_text="What is left to apply")
 
 
 class CurrencyCreditSerializer(serializers.Serializer):
     currency = serializers.CharField(help_text="ISO 4217")
-    total = _money(help_text="Payments' remainders and credit notes' remainders together")
-    payments_total = _money()
-    credit_notes_total = _money()
+    total = money_out(help_text="Payments' remainders and credit notes' remainders together")
+    payments_total = money_out()
+    credit_notes_total = money_out()
     payments = CreditPaymentSerializer(many=True, help_text="Oldest first")
     credit_notes = CreditNoteSourceSerializer(many=True)
 
@@ -83,7 +79,7 @@ class RefundSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     customer_id = serializers.UUIDField()
     payment_id = serializers.UUIDField()
-    amount = _money()
+    amount = money_out()
     currency = serializers.CharField()
     date = serializers.DateField()
     method = serializers.CharField()

@@ -15,10 +15,6 @@ from payments.services import remittances
 MAX_BYTES = 2 * 1024 * 1024
 
 
-def _money(**kwargs) -> serializers.DecimalField:
-    return money_out(**kwargs)
-
-
 class RemittanceInput(serializers.Serializer):
     file = serializers.FileField(
         required=False, help_text="The advice: CSV, CAMT.053 XML or text (multipart; ≤ 2 MB)"
@@ -55,8 +51,10 @@ class RemittanceInput(serializers.Serializer):
 
 
 class RemittanceLineSerializer(serializers.ModelSerializer):
-    amount = _money(allow_null=True, help_text="Paid on the invoice; null: the advice gives none")
-    deduction = _money(help_text="What the payer deducted from the invoice")
+    amount = money_out(
+        allow_null=True, help_text="Paid on the invoice; null: the advice gives none"
+    )
+    deduction = money_out(help_text="What the payer deducted from the invoice")
     invoice_id = serializers.UUIDField(allow_null=True, read_only=True)
     status = serializers.ChoiceField(choices=RemittanceLine.Status.choices, read_only=True)
 
@@ -85,7 +83,7 @@ class RemittanceRejectedLineSerializer(serializers.Serializer):
 
 
 class RemittanceSerializer(serializers.ModelSerializer):
-    total = _money(help_text="The lines' amounts together")
+    total = money_out(help_text="The lines' amounts together")
     payment_id = serializers.UUIDField(allow_null=True, read_only=True)
     status = serializers.ChoiceField(
         choices=Remittance.Status.choices,
