@@ -129,6 +129,10 @@ class InvoiceQuerySet(OrgQuerySet):
         return self.filter(status__in=Invoice.OPEN_STATUSES)
 
 
+# Open invoices with money still due: the partial indexes the dunning run and matching read.
+OPEN_UNPAID = Q(status__in=["pending", "partial", "overdue"], amount_due__gt=0)
+
+
 class Invoice(OrgScopedModel):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -184,8 +188,20 @@ class Invoice(OrgScopedModel):
             # The dunning run reads a batch of customers' open, unpaid invoices by due date.
             models.Index(
                 fields=["organization", "customer", "due_date"],
-                condition=Q(status__in=["pending", "partial", "overdue"], amount_due__gt=0),
+                condition=OPEN_UNPAID,
                 name="invoice_open_by_customer",
+            ),
+            # Matching one payment reads a customer's oldest open invoices and those of an
+            # amount (payments.services.match_candidates), a bounded few whatever it owes.
+            models.Index(
+                fields=["customer", "issue_date"],
+                condition=OPEN_UNPAID,
+                name="invoice_open_customer_age",
+            ),
+            models.Index(
+                fields=["customer", "amount_due", "issue_date"],
+                condition=OPEN_UNPAID,
+                name="invoice_open_customer_amount",
             ),
         ]
         constraints = [

@@ -75,9 +75,23 @@ STRONG_NAME = 0.8  # customers this similar get subset sums and short-pay search
 MAX_SEARCHED_CUSTOMERS = 6
 SEARCH_WEIGHT_SPAN = 2.0
 FALLBACK_CUSTOMERS = 2
+# The default short-pay tolerance: the larger of an absolute amount and a share of the balance
+# (an organization sets the absolute one: its write-off tolerance).
+SHORT_PAY_ABSOLUTE = Decimal("1.00")
+SHORT_PAY_RATIO = Decimal("0.005")
 MAX_AMOUNT_ONLY_HITS = 5  # beyond this an amount alone says nothing
+# A customer's invoices of the paid amount (and those it short-pays) become candidates, the
+# oldest first, at most this many each: tied scores beyond the first few add nothing a clerk
+# or the decision could use, and a customer billing one amount thousands of times would
+# otherwise make one payment cost thousands of scorings.
+SAME_AMOUNT_CANDIDATES = 8
 SUBSET_POOL = 30  # the oldest invoices of a customer considered for small subsets
-RUN_POOL = 60  # the oldest invoices of a customer considered for consecutive runs
+# The oldest invoices of a customer considered for consecutive runs and for the invoice that
+# makes up what the invoices a reference names leave of the amount. Together with the
+# invoices of the amount and those it short-pays (SAME_AMOUNT_CANDIDATES each), they are all
+# a payment can be matched to of one customer's: a customer's share of the candidates does
+# not grow with how much it owes (``match_candidates`` reads just these).
+RUN_POOL = 60
 MAX_SUBSET_SIZE = 4
 RARE_TOKEN = 64  # a word in at most this many names finds them on its own
 RARE_PAIR = 100  # an adjacent word pair in more names than this is read only as a last resort
@@ -102,6 +116,7 @@ class _Customer:
     pool_ascending: list[int] = field(default_factory=list)
     sorted_amounts: list[int] = field(default_factory=list)  # ascending, for short-pay search
     sorted_invoices: list[int] = field(default_factory=list)
+    window_end: int = 0  # the rank of the newest of its oldest RUN_POOL invoices
     _pair_sums: dict[int, list[tuple[int, int]]] | None = None
 
     def pool_pair_sums(self) -> dict[int, list[tuple[int, int]]]:
@@ -239,6 +254,14 @@ def _unit(currency: str | None) -> Decimal:
     return Decimal(1).scaleb(-currency_places(currency)) if currency else Decimal("0.01")
 
 
+def short_pay_ceiling(cents: int, absolute: int, ratio: tuple[int, int]) -> int:
+    """A bound on the open balances a payment of ``cents`` can short-pay: the tolerance is
+    the larger of ``absolute`` and ``ratio`` of the balance, so the balances within it are
+    those from just above the payment up to some point at or below this one."""
+    numerator, denominator = ratio
+    return max(cents + absolute, cents * denominator // (denominator - numerator) + 1)
+
+
 def _logistic(logit: float) -> float:
     return 1.0 / (1.0 + math.exp(-logit))
 
@@ -249,8 +272,8 @@ class MatchIndex:
     def __init__(
         self,
         *,
-        short_pay_absolute: Decimal = Decimal("1.00"),
-        short_pay_ratio: Decimal = Decimal("0.005"),
+        short_pay_absolute: Decimal = SHORT_PAY_ABSOLUTE,
+        short_pay_ratio: Decimal = SHORT_PAY_RATIO,
         currency: str | None = None,
         rates: dict[str, Decimal] | None = None,
     ) -> None:
@@ -321,9 +344,12 @@ class MatchIndex:
             customer.amounts = [index._cents[i] for i in customer.invoices]
             customer.pool_total = sum(customer.amounts[:SUBSET_POOL])
             customer.pool_ascending = sorted(customer.amounts[:SUBSET_POOL])
-            by_amount = sorted(zip(customer.amounts, customer.invoices, strict=True))
-            customer.sorted_amounts = [amount for amount, _ in by_amount]
-            customer.sorted_invoices = [i for _, i in by_amount]
+            count = len(customer.invoices)
+            customer.window_end = index._rank[customer.invoices[min(count, RUN_POOL) - 1]]
+            # By amount; equal amounts oldest first (the sort is stable).
+            by_amount = sorted(range(count), key=customer.amounts.__getitem__)
+            customer.sorted_amounts = [customer.amounts[p] for p in by_amount]
+            customer.sorted_invoices = [customer.invoices[p] for p in by_amount]
             for i in customer.invoices:
                 customer.by_cents.setdefault(index._cents[i], []).append(i)
         if history is not None:
@@ -743,15 +769,19 @@ class MatchIndex:
         return list(found.values())
 
     def _remainder_candidates(self, c: int, named: list[int], cents: int, add) -> None:
-        """Named invoices plus one or two unnamed ones of the customer that make up the amount."""
+        """Named invoices plus one or two unnamed ones of the customer's oldest that make up the amount."""
         customer = self._customers[c]
         remainder = cents - sum(self._cents[i] for i in named)
         if remainder <= 0:
             return
         named_set = set(named)
-        for i in customer.by_cents.get(remainder, ()):
+        added = 0
+        for i in customer.by_cents.get(remainder, ()):  # oldest first, in the oldest RUN_POOL
+            if self._rank[i] > customer.window_end or added == SAME_AMOUNT_CANDIDATES:
+                break
             if i not in named_set:
                 add([*named, i])
+                added += 1
         for p, q in customer.pool_pair_sums().get(remainder, ()):
             i, j = customer.invoices[p], customer.invoices[q]
             if i not in named_set and j not in named_set:
@@ -760,19 +790,20 @@ class MatchIndex:
     def _customer_candidates(self, c: int, cents: int, add) -> bool:
         """Add the customer's invoices and invoice sets the amount fits; True if there were any."""
         customer = self._customers[c]
-        before = len(customer.by_cents.get(cents, ()))
-        for i in customer.by_cents.get(cents, ()):
+        same = customer.by_cents.get(cents, ())
+        for i in same[:SAME_AMOUNT_CANDIDATES]:  # oldest first
             add((i,))
-        found_any = before > 0
+        found_any = bool(same)
         amounts = customer.sorted_amounts
-        numerator, denominator = self._short_ratio
-        highest = max(
-            cents + self._short_absolute, cents * denominator // (denominator - numerator) + 1
-        )
+        highest = short_pay_ceiling(cents, self._short_absolute, self._short_ratio)
+        short = 0
         for p in range(bisect_right(amounts, cents), bisect_right(amounts, highest)):
-            if amounts[p] - cents <= self._tolerance(amounts[p]):
+            if amounts[p] - cents <= self._tolerance(amounts[p]):  # the smallest short-pays first
                 add((customer.sorted_invoices[p],))
                 found_any = True
+                short += 1
+                if short == SAME_AMOUNT_CANDIDATES:
+                    break
         for run in consecutive_runs(customer.amounts[:RUN_POOL], cents):
             add((customer.invoices[p] for p in run), consecutive=True)
             found_any = True

@@ -14,10 +14,16 @@ grow with the book (each an index lookup):
 * invoices of exactly the payment's amount, when at most ``MAX_AMOUNT_ONLY_HITS`` are (more,
   and an amount alone says nothing: the engine ignores them too);
 
-then every open invoice of those customers (subset sums and short pays need them all), their
-contacts and the payer's history. The engine indexes that small book as it would the whole
-one; ``tests/payments/test_match_candidates.py`` checks the suggestions agree with the
-whole-book index on generated books.
+then, of each of those customers, what the engine can match a payment to: its oldest
+``RUN_POOL`` open invoices (subset sums, consecutive runs, what a named invoice leaves), its
+oldest ``SAME_AMOUNT_CANDIDATES`` invoices of each payment's amount and the first as many it
+can short-pay (index lookups, ``invoice_open_customer_age`` / ``_amount``), so a customer owing
+thousands of invoices costs what one owing sixty does; their contacts and the payer's
+history. The engine indexes that small book as it would the whole one and ranks the same
+candidates; ``tests/payments/test_match_candidates.py`` checks the suggestions agree with the
+whole-book index on generated books. (One thing it does not read: an invoice in another
+currency than the payment's that only its converted amount would find, beyond the customer's
+oldest; the engine suggests those to a clerk and never applies them itself.)
 """
 
 from __future__ import annotations
@@ -25,26 +31,38 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.db import connection
 
 from customers.models import Contact, Customer
 from payments.matching import OpenInvoice, PayerHistory, PaymentInput
-from payments.matching.engine import MAX_AMOUNT_ONLY_HITS
+from payments.matching.engine import (
+    MAX_AMOUNT_ONLY_HITS,
+    RUN_POOL,
+    SAME_AMOUNT_CANDIDATES,
+    SHORT_PAY_ABSOLUTE,
+    SHORT_PAY_RATIO,
+    short_pay_ceiling,
+)
 from payments.matching.normalize import (
     _CANONICAL,
     _LEGAL_SUFFIXES,
     account_key,
     external_id_key,
+    from_cents,
     name_form,
     number_mentions,
+    to_cents,
 )
 from payments.models import PayerCustomerHistory
 from receivables.models import Invoice
 
 # Names most like the payer's read as candidates (customers and contacts each).
 NAME_HITS = 20
-# Customers whose invoices are read at most (the best-named first); the engine searches six.
+# Customers whose invoices are read at most (the best-named first), per payment and in all;
+# the engine weighs the five best-named, and searches six customers' invoices.
+CUSTOMERS_PER_PAYMENT = 12
 MAX_CUSTOMERS = 40
 # The ``<%`` operator's cut, ``pg_trgm.word_similarity_threshold``, is set on every connection
 # (``arpilot.settings``, DATABASES OPTIONS) below the engine's own (0.7 of its ratio), so a
@@ -87,9 +105,14 @@ def _digits(payments: Iterable[PaymentInput]) -> tuple[list[str], list[str]]:
 
 
 def candidate_book(
-    org_id: int, payments: list[PaymentInput]
+    org_id: int,
+    payments: list[PaymentInput],
+    *,
+    short_pay_absolute: Decimal = SHORT_PAY_ABSOLUTE,
+    short_pay_ratio: Decimal = SHORT_PAY_RATIO,
 ) -> tuple[list[OpenInvoice], PayerHistory]:
-    """The open invoices the payments can match and the payer history they need."""
+    """The open invoices the payments can match and the payer history they need (``short_pay_*``:
+    the engine's tolerance, as the index that ranks them is built with)."""
     digits, raw_keys = _digits(payments)
     # The payer as written (upper case, punctuation dropped) without legal suffixes: names
     # are stored as written, and the engine's canonical words ("HLDGS") would not be found.
@@ -105,11 +128,15 @@ def candidate_book(
         | {account_key(p.payer_account) for p in payments if p.payer_account}
     )
     amounts = sorted({p.amount for p in payments if p.amount > 0})
+    absolute, ratio = to_cents(short_pay_absolute), short_pay_ratio.as_integer_ratio()
+    ceilings = [from_cents(short_pay_ceiling(to_cents(a), absolute, ratio)) for a in amounts]
     invoice_table = Invoice._meta.db_table
     customer_table = Customer._meta.db_table
     contact_table = Contact._meta.db_table
     history_table = PayerCustomerHistory._meta.db_table
     open_filter = "organization_id = %(org)s AND status = ANY(%(open)s) AND amount_due > 0"
+    # The engine's order of a customer's invoices (``MatchIndex._invoice_order``).
+    age = "issue_date, COALESCE(due_date, issue_date), invoice_number"
     # One statement: the candidate customers (with why), then every open invoice of theirs
     # and the invoices named or of the amount, with customer name and external id.
     sql = f"""
@@ -155,11 +182,25 @@ def candidate_book(
                 UNION ALL SELECT customer_id, similarity FROM names
                 UNION ALL SELECT customer_id, 0.0 FROM amount_hits
             ) reasons GROUP BY customer_id
-            ORDER BY max(weight) DESC, customer_id LIMIT {MAX_CUSTOMERS}
+            ORDER BY max(weight) DESC, customer_id LIMIT %(max_customers)s
         ), chosen AS (
-            SELECT i.id FROM wanted w JOIN {invoice_table} i
-                ON i.organization_id = %(org)s AND i.customer_id = w.customer_id
-                AND i.status = ANY(%(open)s) AND i.amount_due > 0
+            SELECT x.id FROM wanted w CROSS JOIN LATERAL (
+                SELECT id FROM {invoice_table}
+                WHERE customer_id = w.customer_id AND {open_filter}
+                ORDER BY {age} LIMIT {RUN_POOL}
+            ) x
+            UNION SELECT x.id FROM wanted w
+            CROSS JOIN unnest(%(amounts)s::numeric[], %(ceilings)s::numeric[]) AS a(amount, ceiling)
+            CROSS JOIN LATERAL (
+                (SELECT id FROM {invoice_table}
+                 WHERE customer_id = w.customer_id AND {open_filter} AND amount_due = a.amount
+                 ORDER BY {age} LIMIT {SAME_AMOUNT_CANDIDATES})
+                UNION ALL
+                (SELECT id FROM {invoice_table}
+                 WHERE customer_id = w.customer_id AND {open_filter}
+                 AND amount_due > a.amount AND amount_due <= a.ceiling
+                 ORDER BY amount_due, {age} LIMIT {SAME_AMOUNT_CANDIDATES})
+            ) x
             UNION SELECT id FROM named
             UNION SELECT id FROM amount_hits
         )
@@ -177,6 +218,8 @@ def candidate_book(
         "digits": digits,
         "raw_keys": raw_keys,
         "amounts": amounts,
+        "ceilings": ceilings,
+        "max_customers": min(MAX_CUSTOMERS, CUSTOMERS_PER_PAYMENT * len(payments)),
         "payers": payers,
         "payer_keys": payer_keys,
     }

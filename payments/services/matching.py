@@ -317,7 +317,9 @@ def _candidate_index(
 ) -> tuple[MatchIndex, dict]:
     """As ``_match_index``, over only the open invoices these few payments can match (and
     those their matching rules point to)."""
-    invoices, history = match_candidates.candidate_book(org_id, payments)
+    invoices, history = match_candidates.candidate_book(
+        org_id, payments, short_pay_absolute=options.write_off_tolerance
+    )
     invoices += rules.missing_invoices(org_id, plan, invoices)
     lap("read")
     return _indexed(

@@ -58,3 +58,113 @@ def test_a_payment_with_nothing_to_go_on_reads_nothing(book, django_assert_num_q
     with django_assert_num_queries(1):
         invoices, history = candidate_book(organization.pk, [payment])
     assert invoices == [] and history.counts == {}
+
+
+# --- a customer owing hundreds of invoices --------------------------------------------------
+
+
+def _whale_book():
+    """One customer with 400 open invoices (150 of one recurring amount, many within a
+    short-pay of it), beside a few small customers, and payments that reach into them."""
+    import random
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from bench.book import Case, Customer, Dataset
+    from payments.matching import OpenInvoice, PayerHistory, PaymentInput
+
+    rng = random.Random(3)
+    whale = Customer("c-whale", "Monarch Frontstar LLP", "C-1001", ("Ana Ruiz",))
+    small = [Customer(f"c-{n}", name, None, ()) for n, name in enumerate(
+        ["Northwind Traders", "Blue Ridge Logistics LLC", "Monarch Bakery Inc."]
+    )]  # fmt: skip
+    invoices: list[OpenInvoice] = []
+    start = date(2026, 1, 1)
+    for n in range(400):
+        if n % 8 < 3:
+            amount = Decimal("242.02")
+        elif n % 8 < 5:
+            amount = Decimal("242.02") + Decimal(rng.randint(1, 120)) / 100
+        else:
+            amount = Decimal(rng.randint(5_000, 900_000)) / 100
+        issued = start + timedelta(days=n // 3)
+        invoice = OpenInvoice(
+            id=f"inv-w{n}", invoice_number=f"INV-{10_000 + n}", customer_id=whale.id,
+            customer_name=whale.name, customer_external_id=whale.external_id,
+            contact_names=whale.contacts, open_balance=amount, issue_date=issued,
+            due_date=issued + timedelta(days=30),
+        )  # fmt: skip
+        whale.invoices.append(invoice)
+        invoices.append(invoice)
+    for m, customer in enumerate(small):
+        for n in range(5):
+            issued = start + timedelta(days=10 * n + m)
+            invoice = OpenInvoice(
+                id=f"inv-s{m}-{n}", invoice_number=f"INV-{20_000 + 10 * m + n}",
+                customer_id=customer.id, customer_name=customer.name,
+                customer_external_id=None, contact_names=(),
+                open_balance=Decimal("242.02") if n == 4 else Decimal(100 + 17 * n + m),
+                issue_date=issued, due_date=issued + timedelta(days=30),
+            )  # fmt: skip
+            customer.invoices.append(invoice)
+            invoices.append(invoice)
+    by_number = {invoice.invoice_number: invoice for invoice in whale.invoices}
+    young, old = by_number["INV-10390"], by_number["INV-10004"]
+    beyond = by_number["INV-10301"]  # far past the oldest sixty
+
+    def pay(n, amount, payer="MONARCH FRONTSTAR LLP", reference=""):
+        payment = PaymentInput(
+            id=f"p{n}", amount=Decimal(amount), payment_date=date(2026, 11, 30),
+            payer_name=payer, reference=reference,
+        )  # fmt: skip
+        return Case(payment, "whale", None, None, False, True, False)
+
+    cases = [
+        pay(1, "242.02"),  # the recurring amount: 150 invoices make it
+        pay(2, "241.90"),  # short-pays dozens
+        pay(3, "242.02", reference="INV-10390"),
+        pay(4, str(young.open_balance + old.open_balance), reference="INV-10390"),
+        pay(5, str(young.open_balance + beyond.open_balance), reference="inv 10390"),
+        pay(6, str(whale.invoices[0].open_balance + whale.invoices[1].open_balance)),
+        pay(7, str(beyond.open_balance)),  # one invoice of its own amount, past the oldest
+        pay(8, "50.00", payer="MONARCH FRONTSTAR"),  # part of something
+        pay(9, "242.02", payer="MONARCH BAKERY"),
+        pay(10, "242.02", payer="Ana Ruiz", reference="Cust C-1001"),
+        pay(11, "1000000.00"),
+    ]
+    history = PayerHistory()
+    history.add("NORTHWIND", small[0].id, 2)
+    return Dataset([whale, *small], invoices, history, cases)
+
+
+def _by_number(index, suggestions):
+    numbers = {invoice.id: invoice.invoice_number for invoice in index.invoices}
+    return [
+        (tuple(numbers[i] for i in s.invoice_ids), s.amount, s.score, tuple(s.reasons))
+        for s in suggestions
+    ]
+
+
+@pytest.mark.django_db
+def test_a_customer_owing_hundreds_is_read_in_part_and_ranked_the_same():
+    """The candidates of a customer with 400 open invoices are its oldest sixty and the few
+    of the payment's amount or within a short-pay of it, and the engine ranks exactly what
+    it ranks with the whole book: the same invoices, amounts, scores and reasons."""
+    from payments.matching.engine import RUN_POOL, SAME_AMOUNT_CANDIDATES
+    from payments.services.matching import SUGGESTIONS_KEPT
+
+    dataset = _whale_book()
+    organization = organization_create(name="whale")
+    load(organization, dataset)
+    full = MatchIndex.build(dataset.invoices, dataset.history, currency=organization.currency)
+    for case in dataset.cases:
+        payment = case.payment
+        invoices, history = candidate_book(organization.pk, [payment])
+        whale = [invoice for invoice in invoices if invoice.customer_name.startswith("Monarch F")]
+        assert len(whale) <= RUN_POOL + 2 * SAME_AMOUNT_CANDIDATES + 1, payment
+        small = MatchIndex.build(invoices, history, currency=organization.currency)
+        expected = _by_number(full, full.suggest(payment, limit=SUGGESTIONS_KEPT))
+        assert _by_number(small, small.suggest(payment, limit=SUGGESTIONS_KEPT)) == expected, (
+            payment
+        )
+        assert expected or payment.id == "p11", payment  # every other payment finds something
