@@ -168,3 +168,36 @@ def test_a_customer_owing_hundreds_is_read_in_part_and_ranked_the_same():
             payment
         )
         assert expected or payment.id == "p11", payment  # every other payment finds something
+
+
+@pytest.mark.django_db
+def test_payer_names_are_looked_up_through_the_trigram_index():
+    """With thousands of customers the planner reads the payer's name through the GIN
+    trigram index, not by testing every name (payments 0012 gives the word-similarity
+    operator its real cost: 90-130 ms a payment at 20,000 names before, 7 ms after)."""
+    from decimal import Decimal
+
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.models import Customer
+    from payments.matching import PaymentInput
+
+    organization = organization_create(name="many names")
+    words = ["Garcia", "Blue", "Ridge", "Smith", "Northwind", "Harbor", "Pine", "Summit"]
+    Customer.objects.bulk_create(
+        Customer(
+            organization=organization,
+            company_name=f"{words[n % 8]} {words[n // 8 % 8]} Trading {n} LLC",
+        )
+        for n in range(6000)
+    )
+    payment = PaymentInput(
+        id="p", amount=Decimal("10.00"), payment_date=None, payer_name="GARCIA RIDGE TRADING 17"
+    )
+    with CaptureQueriesContext(connection) as queries:
+        candidate_book(organization.pk, [payment])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")  # the statistics autovacuum keeps
+        cursor.execute("EXPLAIN " + queries.captured_queries[0]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "customer_name_trgm" in plan, plan
