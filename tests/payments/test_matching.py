@@ -342,6 +342,38 @@ def test_short_pay_beyond_tolerance_is_a_partial_payment():
     assert top.score < 0.9
 
 
+def test_a_customer_billing_one_amount_hundreds_of_times_yields_its_oldest_few():
+    """A payment of a recurring amount is scored against the customer's oldest few invoices
+    of that amount (and the few smallest it short-pays), not all of them: ranking costs the
+    same whatever the customer owes, and the clerk sees the oldest first."""
+    from payments.matching.engine import SAME_AMOUNT_CANDIDATES
+
+    start = date(2025, 1, 1)
+    invoices = [
+        invoice(f"INV-{5000 + n}", "242.02" if n % 2 else "242.50", ACME,
+                issued=start + timedelta(days=n))
+        for n in range(600)
+    ]  # fmt: skip
+    index = MatchIndex.build(invoices)
+    calls = []
+    score = index._score
+    index._score = lambda candidate, context, reasons=None: (
+        calls.append(candidate) or score(candidate, context, reasons)
+    )
+
+    suggestions = index.suggest(payment("242.02", payer="Acme Corp"), limit=5)
+
+    singles = [c for c in calls if len(c.invoices) == 1]
+    assert len({c.invoices for c in singles}) <= 2 * SAME_AMOUNT_CANDIDATES
+    assert [s.invoice_ids[0] for s in suggestions[:3]] == [
+        "id-INV-5001",
+        "id-INV-5003",
+        "id-INV-5005",
+    ]
+    assert suggestions[0].amount == Decimal("242.02")
+    assert index.decide(payment("242.02"), suggestions, today=TODAY).apply is False
+
+
 def test_reference_naming_an_invoice_that_is_not_open_counts_against_others():
     index = MatchIndex.build(book())
 
