@@ -168,7 +168,9 @@ def _attach_bands(suggestions: list, settings) -> None:
             for other in suggestions
             if other is not suggestion and other.percent == suggestion.percent
         ]
-        suggestion.needs_confirm = suggestion.band != "sure" or bool(suggestion.tied_with)
+        suggestion.needs_confirm = (
+            suggestion.band != "sure" or bool(suggestion.tied_with) or bool(suggestion.changed)
+        )
         suggestion.why_weak = _why_weak(suggestion) if suggestion.band == "weak" else ""
 
 
@@ -196,6 +198,19 @@ def _present_suggestion(suggestion, invoices, currency, invoice_url, apply_url, 
                 customer_id=str(invoice.customer_id) if invoice and invoice.customer_id else "",
             )
         )
+    suggestion.still_fits = bool(suggestion.invoices) and all(
+        item.open for item in suggestion.invoices
+    )
+    suggestion.applies = suggestion.amount
+    suggestion.changed = _balance_change(suggestion, invoices, payment, currency)
+    reasons = suggestion.reasons
+    if suggestion.changed:
+        # What it would apply now, as the apply action spreads it (each invoice up to its
+        # balance); the amount evidence of the matching run no longer holds.
+        reasons = [
+            "balance changed since matching: " + suggestion.changed,
+            *(reason for reason in reasons if not _claims_amount_fits(reason)),
+        ]
     suggestion.apply_url = apply_url.for_(payment.pk)[: -len("/1")] + f"/{suggestion.rank}"
     suggestion.percent = round(suggestion.score * 100)
     # Escaped here with format_html_join: the queue shows up to 150 of these, and
@@ -205,7 +220,7 @@ def _present_suggestion(suggestion, invoices, currency, invoice_url, apply_url, 
         '<a href="{}">{}</a> <span class="muted small">{}</span>',
         ((item.url, item.number, item.detail) for item in suggestion.invoices),
     )
-    suggestion.evidence_items = [evidence_sentence(reason) for reason in suggestion.reasons]
+    suggestion.evidence_items = [evidence_sentence(reason) for reason in reasons]
     suggestion.evidence = format_html_join(
         "",
         '<li><span class="ev-weight ev-{}">{}</span> {}</li>',
@@ -214,10 +229,37 @@ def _present_suggestion(suggestion, invoices, currency, invoice_url, apply_url, 
             for item in suggestion.evidence_items
         ),
     )
-    suggestion.still_fits = bool(suggestion.invoices) and all(
-        item.open for item in suggestion.invoices
-    )
     return suggestion
+
+
+def _balance_change(suggestion, invoices, payment, currency) -> str:
+    """When the suggested invoices now owe less than the suggestion applies (a credit, an
+    offline or another payment since matching), what applying it would do now; else "".
+    Only for invoices in the payment's currency (across currencies the amounts differ)."""
+    if not suggestion.still_fits:
+        return ""
+    paid_in = (payment.currency or currency or "").upper()
+    found = [invoices.get(str(invoice_id)) for invoice_id in suggestion.invoice_ids]
+    if any(invoice is None or (invoice.currency or "").upper() != paid_in for invoice in found):
+        return ""
+    due = sum((invoice.amount_due for invoice in found), Decimal("0"))
+    if due >= suggestion.amount:
+        return ""
+    suggestion.applies = due
+    left = suggestion.amount - due
+    return (
+        f"due now {format_money(due, paid_in)}; applying takes {format_money(due, paid_in)} "
+        f"and leaves {format_money(left, paid_in)} unapplied"
+    )
+
+
+def _claims_amount_fits(reason: str) -> bool:
+    """A matching reason about the amount fitting the balances it saw then."""
+    return (
+        reason == "amount equals open balance"
+        or reason.startswith("short-pay:")
+        or reason.endswith("total the amount")
+    )
 
 
 # --- evidence in words ------------------------------------------------------------------------
@@ -264,6 +306,12 @@ def _name_sentence(match) -> Evidence:
 
 # The matching engine's reasons (payments/matching/engine.py) as sentences with their weight.
 _EVIDENCE = [
+    (
+        re.compile(r"^balance changed since matching: (.+)$"),
+        lambda m: Evidence(
+            f"The balance changed since matching: {m.group(1)}.", "against", "other"
+        ),
+    ),
     (
         re.compile(r"^invoice number (\S+) in (.+)$"),
         lambda m: Evidence(f"The {m.group(2)} names invoice {m.group(1)}.", "strong", "number"),

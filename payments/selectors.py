@@ -218,6 +218,7 @@ def invoices_suggested(*, organization, ids) -> dict:
             "id",
             "invoice_number",
             "amount_due",
+            "currency",
             "status",
             "customer_name",
             "customer__company_name",

@@ -473,9 +473,14 @@ def _confirmation(payment, suggestion) -> dict:
             f"Weak match ({suggestion.percent}%). {suggestion.why_weak} Apply to {numbers} anyway?"
         )
         label = "Apply anyway"
-    else:
+    elif suggestion.band == "likely":
         text = f"Likely but not sure ({suggestion.percent}%). Apply to {numbers}?"
         label = "Yes, apply"
+    else:
+        text = f"The balance changed since matching: {suggestion.changed}. Apply to {numbers}?"
+        label = "Yes, apply"
+    if suggestion.changed and suggestion.band != "sure":
+        text += f" (The balance changed since matching: {suggestion.changed}.)"
     return {
         "rank": suggestion.rank,
         "text": text,

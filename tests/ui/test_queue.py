@@ -112,6 +112,43 @@ def test_a_likely_suggestion_asks_for_confirmation_too(ui, org):
     assert payment.status == Payment.Status.UNMATCHED
 
 
+def test_a_suggestion_whose_invoice_now_owes_less_says_so_and_asks_first(ui, org):
+    """Matching saw the invoice owing 100.00; since then 20.00 was paid outside ARPilot.
+    The row shows what applying takes now (80.00), says the balance changed instead of
+    "exactly the open balance", and asks before applying even a "sure" suggestion."""
+    from receivables.services import invoice_record_offline_payment
+
+    _, invoice = customer_with_invoices(org, 1)
+    payment = make_payment(org, amount="100.00")
+    suggest(
+        org, payment, [invoice], score=0.97,
+        reasons=["amount equals open balance", "customer ID CU-0001 in reference"],
+    )  # fmt: skip
+    invoice_record_offline_payment(invoice=invoice, amount=Decimal("20.00"))
+
+    page = text(ui.get(reverse("payments:review")))
+    assert '<span class="sg-amount"><span class="money">$80.00</span></span>' in page
+    assert (
+        "The balance changed since matching: due now $80.00; applying takes $80.00 and "
+        "leaves $20.00 unapplied." in page
+    )
+    assert "exactly the invoice&#x27;s open balance" not in page
+    assert "open balance" not in page.split("The balance changed")[1].split("</ul>")[0]
+
+    asked = text(apply(ui, payment))
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.UNMATCHED
+    assert "The balance changed since matching: due now $80.00" in asked
+    assert 'name="confirm" value="1"' in asked
+
+    apply(ui, payment, confirm="1")
+    payment.refresh_from_db()
+    invoice.refresh_from_db()
+    assert payment.applied_amount == Decimal("80.00")
+    assert payment.unapplied_amount == Decimal("20.00")
+    assert invoice.amount_due == Decimal("0.00")
+
+
 def test_tied_suggestions_are_flagged_and_never_applied_without_a_choice(ui, org):
     _, first = customer_with_invoices(org, 1)
     _, second = customer_with_invoices(org, 2)
