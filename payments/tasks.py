@@ -1,7 +1,17 @@
 from celery import shared_task
+from celery.signals import worker_init
 
 from payments import services
+from payments.matching import parallel
 from payments.models import Payment
+
+
+@worker_init.connect
+def _rank_in_the_worker_process(**_) -> None:
+    """A Celery worker never forks to rank: a process forked from one that has started its
+    consumer may wait forever on a lock the fork copied held (the benchmark saw chunk tasks
+    on solo workers hang); more workers are how a run uses more cores."""
+    parallel.forbid_fork()
 
 
 @shared_task(name="payments.tasks.payment_import")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -13,6 +14,14 @@ from payments.matching.types import PaymentInput, Suggestion
 
 # Set in the parent just before forking; the children inherit them without pickling.
 _shared: tuple[MatchIndex, Sequence[PaymentInput], int, Callable] | None = None
+_fork_forbidden = False  # set in Celery workers (payments.tasks)
+
+
+def forbid_fork() -> None:
+    """Rank in this process from now on, whatever its threads."""
+    global _fork_forbidden
+    _fork_forbidden = True
+
 
 Finish = Callable[[int, int, list[list[Suggestion]]], Any]
 
@@ -36,8 +45,9 @@ def suggest_chunks(
     store, say) is built on every core too and only its result travels back. With
     workers > 1 (default: the CPU count) the built index is shared with forked workers
     (copy-on-write) and results are yielded as they come, so the caller can store one
-    chunk while the next are ranked; in a daemonic process (a Celery prefork child), where
-    there is no fork, or for few payments, it runs in this process.
+    chunk while the next are ranked; in a daemonic process (a Celery prefork child), one
+    running other threads (``_can_fork``), where there is no fork, or for few payments, it
+    runs in this process.
     """
     workers = workers or os.cpu_count() or 1
     ranges = [
@@ -79,6 +89,13 @@ def _suggest_range(bounds: tuple[int, int]):
 
 
 def _can_fork() -> bool:
-    if "fork" not in multiprocessing.get_all_start_methods():
+    """Fork only from a single-threaded, non-daemonic process. A child forked while another
+    thread holds a lock (a Celery solo or threads worker's consumer and heartbeat threads,
+    a gthread web worker, a logging handler) inherits the lock held forever: the benchmark
+    saw chunk tasks on solo workers hang at 16-19 of 20. There the work is ranked in the
+    process itself; the Celery fan-out spreads runs over worker processes instead."""
+    if _fork_forbidden or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if threading.active_count() > 1:
         return False
     return not multiprocessing.current_process().daemon

@@ -676,3 +676,27 @@ def test_matching_one_payment_compares_only_a_few_names(monkeypatch):
     index.suggest(payment("12.34", payer="Gamma Delta 1234 Supply"))
 
     assert 0 < len(calls) <= engine.NAME_CANDIDATES + 5
+
+
+def test_ranking_never_forks_while_another_thread_runs():
+    """A process running other threads (a Celery solo or threads worker, a gthread web
+    worker) ranks in itself: a child forked while another thread holds a lock would wait
+    for it forever. Single-threaded, it may fork."""
+    import threading
+
+    from payments.matching import parallel
+
+    can_fork_alone = parallel._can_fork()
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert parallel._can_fork() is False
+        index = MatchIndex.build(book())
+        payments = [payment("300.00", payer="Acme Corp")] * 10
+        ranked = suggest_all(index, payments, workers=2, chunk_size=2)
+        assert [s[0].invoice_ids for s in ranked] == [("id-INV-1043",)] * 10
+    finally:
+        release.set()
+        other.join()
+    assert parallel._can_fork() is can_fork_alone
