@@ -98,7 +98,7 @@ INVOICE_RATE_HELP = (
     "in the base currency at this rate. Left out, the organization's rate of the issue date "
     "(the latest on or before it, `GET /api/v1/exchange-rates`); an invoice in another "
     "currency without either is a 400 naming `exchange_rate`. Greater than zero, at most 10 "
-    "decimal places (never rounded). Fixed once the invoice is issued (a draft takes it at "
+    "decimal places and 15 significant digits (never rounded). Fixed once the invoice is issued (a draft takes it at "
     "issue), except with a new `currency` before money is received. Not for an invoice in "
     "the base currency (its rate is 1)."
 )
@@ -557,8 +557,8 @@ class StatementsQueuedSerializer(BareSerializer):
 
 RATE_HELP = (
     "What one unit of `currency` is worth in the organization's base currency (e.g. 1.0825 "
-    "USD per EUR): greater than zero, at most 10 digits before the point and 10 after, kept "
-    "exactly (more places is a 400 naming `rate`, never rounded). Send it as a string to be "
+    "USD per EUR): greater than zero, at most 10 digits before the point and 10 after and "
+    "15 significant digits in all, kept exactly (more is a 400 naming `rate`, never rounded). Send it as a string to be "
     "sure no client rounds it on the way."
 )
 

@@ -2,7 +2,7 @@
 currency, per date (one posted at a time, or a CSV of many).
 
 A rate is kept exactly as given (``Decimal(20, 10)``: at most 10 digits before the point
-and 10 after) or refused with the reason — never rounded. Re-posting a currency and date
+and 10 after, 15 significant digits) or refused with the reason — never rounded. Re-posting a currency and date
 replaces that day's rate.
 """
 
@@ -23,6 +23,9 @@ from receivables.models import ExchangeRate
 RATE_MAX_DIGITS = 20
 RATE_PLACES = 10
 RATE_INTEGER_DIGITS = RATE_MAX_DIGITS - RATE_PLACES
+# SQLite (the embedded default) keeps a decimal column's first 15 significant digits only;
+# the same limit on every database, so a rate is read back exactly wherever it is stored.
+RATE_SIGNIFICANT_DIGITS = 15
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 IMPORT_MAX_LINES = 50_000
 IMPORT_COLUMNS = ("currency", "date", "rate")
@@ -58,8 +61,8 @@ def rate_currency(code, base: str) -> str:
 
 
 def rate_value(value) -> Decimal:
-    """The rate exactly as given: positive, at most 10 decimal places and 10 digits before
-    the point (more is refused, not rounded)."""
+    """The rate exactly as given: positive, at most 10 decimal places, 10 digits before the
+    point and 15 significant digits (more is refused, not rounded)."""
     if isinstance(value, str):
         text = value.strip()
         if not _RATE_TEXT.fullmatch(text):
@@ -79,6 +82,12 @@ def rate_value(value) -> Decimal:
         )
     if value.adjusted() >= RATE_INTEGER_DIGITS:
         raise RateError("rate", f"{value} is too large (at most {RATE_INTEGER_DIGITS} digits).")
+    if len(value.normalize().as_tuple().digits) > RATE_SIGNIFICANT_DIGITS:
+        raise RateError(
+            "rate",
+            f"{value} has more than {RATE_SIGNIFICANT_DIGITS} significant digits; rates are "
+            "kept exactly.",
+        )
     return value
 
 

@@ -83,11 +83,23 @@ def test_a_bad_rate_is_a_400_naming_the_field(api, body, field):
     assert not ExchangeRate.objects.exists()
 
 
-def test_ten_places_and_ten_digits_fit(api):
-    response = _post(api, rate="9999999999.0000000001")
+def test_ten_places_ten_digits_and_fifteen_significant_digits_fit(api):
+    for rate in ("99999.0000000001", "9999999999.00001", "0.0000000001"):
+        response = _post(api, rate=rate)  # the same day: each replaces the one before
 
-    assert response.status_code == 201, response.content
-    assert response.json()["data"]["rate"] == "9999999999.0000000001"
+        assert response.status_code in (200, 201), response.content
+        assert response.json()["data"]["rate"] == rate
+        assert [row["rate"] for row in api.get(URL).json()["data"]] == [rate]
+
+
+def test_a_sixteenth_significant_digit_is_refused_not_rounded(api):
+    # SQLite (the embedded default) keeps 15 significant digits of a decimal column: the
+    # limit is the same on every database, so a rate is read back exactly wherever it lives.
+    response = _post(api, rate="999999.0000000001")
+
+    assert response.status_code == 400
+    assert "15 significant digits" in response.json()["error"]["fields"]["rate"][0]
+    assert api.get(URL).json()["data"] == []
 
 
 def test_rates_are_the_organizations_own(api, other_api):
