@@ -95,10 +95,13 @@ class EmailSent:
 class InvoicesDescribed:
     """Invoices are about to be rendered as JSON: receivers return ``{invoice id: {field:
     value}}`` for fields a higher app adds (collections adds ``dispute``), for the whole
-    page at once (one query per receiver, however many invoices)."""
+    page at once (one query per receiver, however many invoices). ``created``: the invoices
+    were created by this request, so nothing refers to them yet (a receiver answers without
+    a query: a new invoice has no dispute)."""
 
     organization: Any
     invoice_ids: tuple
+    created: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,15 +3,17 @@
 from dunning.selectors import invoice_open_disputes
 
 
-def render_invoice_dispute(dispute) -> dict:
-    """The open dispute as an invoice shows it (names as ``rendering.render_dispute``;
-    ``opened_at`` is the dispute's ``created_at``, in the same format). Needs ``reason``."""
+def render_invoice_dispute(row: tuple) -> dict:
+    """The open dispute (a row of ``OPEN_DISPUTE_FIELDS``) as an invoice shows it (names as
+    ``rendering.render_dispute``; ``opened_at`` is the dispute's ``created_at``, in the same
+    format)."""
+    _invoice_id, pk, reason_code, reason_label, note, created_at = row
     return {
-        "id": str(dispute.pk),
-        "reason_code": dispute.reason.code,
-        "reason": dispute.reason.label,
-        "note": dispute.note,
-        "opened_at": dispute.created_at.isoformat(),
+        "id": str(pk),
+        "reason_code": reason_code,
+        "reason": reason_label,
+        "note": note,
+        "opened_at": created_at.isoformat(),
     }
 
 
@@ -20,6 +22,8 @@ def invoices_described(event) -> dict:
     None. One query for the whole page."""
     if not event.invoice_ids:
         return {}
+    if event.created:  # nobody can have disputed an invoice this request created
+        return {invoice_id: {"dispute": None} for invoice_id in event.invoice_ids}
     disputes = {
         str(invoice_id): dispute
         for invoice_id, dispute in invoice_open_disputes(

@@ -76,7 +76,7 @@ class InvoiceViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
         """One invoice, with the fields higher apps add (``invoices_described``)."""
         response = super().respond(instance, status)
         if isinstance(instance, Invoice):
-            described = invoices_described(self.organization, [instance.pk])
+            described = invoices_described(self.organization, [instance.pk], created=status == 201)
             response.data["data"].update(described.get(str(instance.pk), ()))
         return response
 
@@ -145,13 +145,15 @@ class InvoiceViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
         return self.respond(self.reload(invoice))
 
 
-def invoices_described(organization, invoice_ids) -> dict:
+def invoices_described(organization, invoice_ids, *, created: bool = False) -> dict:
     """The fields higher apps add to invoice JSON (collections: ``dispute``), by invoice id
     as a string: one ``InvoicesDescribed`` dispatch for a page (one query per receiver)."""
     merged: dict = {}
     if not invoice_ids:
         return merged
-    event = hooks.InvoicesDescribed(organization=organization, invoice_ids=tuple(invoice_ids))
+    event = hooks.InvoicesDescribed(
+        organization=organization, invoice_ids=tuple(invoice_ids), created=created
+    )
     for fields_by_invoice in hooks.dispatch(event):
         for invoice_id, fields in fields_by_invoice.items():
             merged.setdefault(str(invoice_id), {}).update(fields)

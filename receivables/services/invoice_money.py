@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
+from arpilot.compiled import CompiledRows, Slot
 from arpilot.errors import Conflict, NotFound, ValidationFailed
 from arpilot.money import ZERO
 from receivables.models import (
@@ -42,24 +43,41 @@ from receivables.services.state import (
 _CASH_COLUMNS = ("pk", "account_number", "name", "type")
 
 
-def _receivable_lines(invoice: Invoice, with_cash_account: bool):
+def _receivable_lines_query(with_cash_account: bool) -> CompiledRows:
     """The invoice's receivable lines as (fund id, fund name, debit, credit), and with
     ``with_cash_account`` the organization's cash account riding along each row (its
-    ``_CASH_COLUMNS``, None when it has none yet): one statement for both."""
-    lines = JournalLine.objects.filter(entry__invoice=invoice, account_id=invoice.ar_account_id)
-    columns = ["fund", "fund__name", "debit", "credit"]
+    ``_CASH_COLUMNS``, None when it has none yet): one statement for both, compiled once."""
+
+    def build(invoice, ar_account, organization=None):
+        lines = JournalLine.objects.filter(entry__invoice__eq=invoice, account__eq=ar_account)
+        columns = ["fund", "fund__name", "debit", "credit"]
+        if with_cash_account:
+            # As ``default_account`` finds it: the lowest-numbered account with the cash role.
+            cash = (
+                Account.objects.for_org(organization)
+                .filter(role=Account.Role.CASH)
+                .order_by("account_number")
+            )
+            lines = lines.annotate(
+                **{f"cash_{name}": Subquery(cash.values(name)[:1]) for name in _CASH_COLUMNS}
+            )
+            columns += [f"cash_{name}" for name in _CASH_COLUMNS]
+        return lines.values_list(*columns)
+
+    slots = [Slot("invoice"), Slot("ar_account")]
     if with_cash_account:
-        # As ``default_account`` finds it: the lowest-numbered account with the cash role.
-        cash = (
-            Account.objects.for_org(invoice.organization_id)
-            .filter(role=Account.Role.CASH)
-            .order_by("account_number")
-        )
-        lines = lines.annotate(
-            **{f"cash_{name}": Subquery(cash.values(name)[:1]) for name in _CASH_COLUMNS}
-        )
-        columns += [f"cash_{name}" for name in _CASH_COLUMNS]
-    return lines.values_list(*columns)
+        slots.append(Slot("organization", -7_000_000_001))
+    return CompiledRows(JournalLine, build, *slots)
+
+
+_RECEIVABLE_LINES = {True: _receivable_lines_query(True), False: _receivable_lines_query(False)}
+
+
+def _receivable_lines(invoice: Invoice, with_cash_account: bool) -> list[tuple]:
+    values = {"invoice": invoice.pk, "ar_account": invoice.ar_account_id}
+    if with_cash_account:
+        values["organization"] = invoice.organization_id
+    return _RECEIVABLE_LINES[with_cash_account].rows(**values)
 
 
 @dataclass(frozen=True)
