@@ -45,6 +45,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists
 from django.utils import timezone
 
+from arpilot.compiled import CompiledRows, Slot
 from arpilot.currencies import amount_check, currency_validate
 from arpilot.errors import ApplicationError, NotFound, ValidationFailed
 from customers.models import Customer
@@ -292,15 +293,28 @@ def rules_for(payment, *, rules: list[CompiledRule] | None = None) -> RuleHit | 
 # --- matching runs ----------------------------------------------------------------------------
 
 
+_SETTINGS_FIELDS = tuple(field.attname for field in PaymentSettings._meta.concrete_fields)
+# Every payment recorded over the API reads it: compiled once (``arpilot.compiled``).
+_SETTINGS_FOR_MATCHING = CompiledRows(
+    PaymentSettings,
+    lambda organization: (
+        PaymentSettings.objects.filter(organization_id=organization)
+        .annotate(has_match_rules=Exists(_active_rules_of(organization)))
+        .order_by("pk")
+        .values_list(*_SETTINGS_FIELDS, "has_match_rules")[:1]
+    ),
+    Slot("organization", -7_000_000_001),
+)
+
+
 def settings_for_matching(org_id) -> PaymentSettings:
     """The payment settings (created on first use) with ``has_match_rules``: whether any
     active rule exists, read in the same statement."""
-    found = (
-        PaymentSettings.objects.filter(organization_id=org_id)
-        .annotate(has_match_rules=Exists(_active_rules_of(org_id)))
-        .first()
-    )
-    if found is not None:
+    rows = _SETTINGS_FOR_MATCHING.rows(organization=org_id)
+    if rows:
+        *values, has_match_rules = rows[0]
+        found = PaymentSettings.from_db(PaymentSettings.objects.db, _SETTINGS_FIELDS, values)
+        found.has_match_rules = has_match_rules
         return found
     try:  # first use: created as ``payment_settings_get`` would (no second read)
         with transaction.atomic():

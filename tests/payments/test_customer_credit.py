@@ -531,11 +531,11 @@ def test_turning_auto_apply_off_again_is_seen_at_once(org, customer):
 
 @pytest.mark.skipif(not POSTGRES, reason="the pinned figures are PostgreSQL's")
 @pytest.mark.django_db(transaction=True)
-# Off: tests/test_write_query_counts.py's 11 (the setting comes from the cache). On, with
+# Off: tests/test_write_query_counts.py's 10 (the setting comes from the cache). On, with
 # one credit payment: + the credit payments (locked), the invoice's funds, the payment's
 # journal entry, the invoice's amount_due, the allocation, its accounting change, the
 # payment's money.
-@pytest.mark.parametrize(("auto_apply", "statements"), [(False, 11), (True, 18)])
+@pytest.mark.parametrize(("auto_apply", "statements"), [(False, 10), (True, 17)])
 def test_invoice_create_costs_no_query_for_credit_while_auto_apply_is_off(
     api, org, auto_apply, statements
 ):
