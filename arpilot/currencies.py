@@ -64,10 +64,44 @@ def currency_places(code: str) -> int:
     return get_currency_precision((code or "").upper())
 
 
+def _significant(amount: Decimal) -> tuple[tuple[int, ...], int]:
+    """The amount's digits and exponent without the zeros that trail its decimal point
+    (``1.50`` → ``(1, 5), -1``). Not ``normalize()``: that rounds to the context's 28 digits,
+    so ``1.0000000000000000000000000001`` would count as ``1``, with no places."""
+    _, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int):  # NaN, infinity
+        return digits, 0
+    end = len(digits)
+    while end > 0 and exponent < 0 and digits[end - 1] == 0:
+        end -= 1
+        exponent += 1
+    if end == 0:  # zero, however written
+        return (0,), 0
+    return digits[:end], exponent
+
+
 def decimal_places_of(amount: Decimal) -> int:
-    """Places the amount is written with beyond its significant digits (``1.50`` → 1)."""
-    exponent = amount.normalize().as_tuple().exponent
-    return max(-exponent, 0) if isinstance(exponent, int) else 0
+    """Places the amount is written with beyond its significant digits (``1.50`` → 1),
+    however many digits it has (never rounded first)."""
+    _, exponent = _significant(amount)
+    return max(-exponent, 0)
+
+
+def significant_digits_of(amount: Decimal) -> int:
+    """Digits from the first non-zero one to the last that counts (``0.0120`` → 2,
+    ``100`` → 3), never rounded first."""
+    digits, _ = _significant(amount)
+    digits = tuple(digits)
+    while len(digits) > 1 and digits[0] == 0:
+        digits = digits[1:]
+    return len(digits)
+
+
+def plain_text(amount: Decimal) -> str:
+    """The amount as plain decimal text without trailing zeros after the point, every digit
+    kept (for messages that quote what was sent)."""
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def amount_check(amount, currency: str, field: str):

@@ -16,7 +16,12 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from arpilot.currencies import ISO_CURRENCIES, decimal_places_of
+from arpilot.currencies import (
+    ISO_CURRENCIES,
+    decimal_places_of,
+    plain_text,
+    significant_digits_of,
+)
 from arpilot.errors import Conflict, ValidationFailed
 from receivables.models import ExchangeRate
 
@@ -76,16 +81,17 @@ def rate_value(value) -> Decimal:
         raise RateError("rate", "The rate must be a finite number.")
     if value <= 0:
         raise RateError("rate", "The rate must be greater than zero.")
+    shown = plain_text(value)  # as sent, without the zeros a parser may have added
     if decimal_places_of(value) > RATE_PLACES:
         raise RateError(
-            "rate", f"{value} has more than {RATE_PLACES} decimal places; rates are kept exactly."
+            "rate", f"{shown} has more than {RATE_PLACES} decimal places; rates are kept exactly."
         )
     if value.adjusted() >= RATE_INTEGER_DIGITS:
-        raise RateError("rate", f"{value} is too large (at most {RATE_INTEGER_DIGITS} digits).")
-    if len(value.normalize().as_tuple().digits) > RATE_SIGNIFICANT_DIGITS:
+        raise RateError("rate", f"{shown} is too large (at most {RATE_INTEGER_DIGITS} digits).")
+    if significant_digits_of(value) > RATE_SIGNIFICANT_DIGITS:
         raise RateError(
             "rate",
-            f"{value} has more than {RATE_SIGNIFICANT_DIGITS} significant digits; rates are "
+            f"{shown} has more than {RATE_SIGNIFICANT_DIGITS} significant digits; rates are "
             "kept exactly.",
         )
     return value

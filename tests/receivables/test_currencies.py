@@ -5,6 +5,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from arpilot.currencies import (
     ISO_CURRENCIES,
@@ -12,7 +14,10 @@ from arpilot.currencies import (
     cross_currency_reason,
     currency_places,
     currency_validate,
+    decimal_places_of,
     iso_minor_units,
+    plain_text,
+    significant_digits_of,
 )
 from arpilot.errors import ValidationFailed
 from payments.importers.money import minor_unit_exponent
@@ -77,6 +82,9 @@ def test_the_importers_share_the_one_table():
         ("1.255", "BHD", True),  # three places, stored exactly
         ("1.2555", "BHD", False),
         ("0.001", "KWD", True),
+        # More digits than Decimal's 28-digit context: normalize() rounded it to 100 once.
+        ("100.0000000000000000000000000001", "USD", False),
+        ("100.00000000000000000000000000000", "USD", True),
     ],
 )
 def test_amount_check_never_rounds(amount, currency, ok):
@@ -87,6 +95,24 @@ def test_amount_check_never_rounds(amount, currency, ok):
         amount_check(Decimal(amount), currency, "lines.0.amount")
     assert list(caught.value.fields) == ["lines.0.amount"]
     assert currency in caught.value.message
+
+
+@given(
+    digits=st.text("0123456789", min_size=1, max_size=60),
+    point=st.integers(min_value=0, max_value=60),
+    zeros=st.integers(min_value=0, max_value=5),
+)
+def test_places_and_significant_digits_are_counted_never_rounded(digits, point, zeros):
+    point = min(point, len(digits))
+    text = digits[: len(digits) - point] + "." + digits[len(digits) - point :] + "0" * zeros
+    value = Decimal(text)
+    fraction = text.split(".")[1].rstrip("0")
+    whole = text.split(".")[0].lstrip("0")
+
+    assert decimal_places_of(value) == len(fraction)
+    significant = (whole + fraction).lstrip("0") or "0"
+    assert significant_digits_of(value) == len(significant)
+    assert Decimal(plain_text(value)) == value
 
 
 def test_the_cross_currency_reason_names_exchange_rate():

@@ -92,6 +92,15 @@ def test_ten_places_ten_digits_and_fifteen_significant_digits_fit(api):
         assert [row["rate"] for row in api.get(URL).json()["data"]] == [rate]
 
 
+def test_a_rate_longer_than_decimals_context_is_refused_not_rounded_to_one(api):
+    # 28 places: Decimal.normalize() rounds to 28 digits, and once counted it as "1".
+    response = _upload(api, "currency,date,rate\nGBP,2026-12-01,1.0000000000000000000000000001\n")
+
+    assert response.status_code == 400
+    assert "1.0000000000000000000000000001" in str(response.json()["error"])
+    assert api.get(URL).json()["data"] == []
+
+
 def test_a_sixteenth_significant_digit_is_refused_not_rounded(api):
     # SQLite (the embedded default) keeps 15 significant digits of a decimal column: the
     # limit is the same on every database, so a rate is read back exactly wherever it lives.
