@@ -29,7 +29,7 @@ class Slot:
 
     ``Slot("ids")`` is the value of an ``any`` or ``eq`` lookup (``invoice_id__any=``,
     ``invoice_id__eq=``). Where the queryset is built by code that filters with plain
-    ``exact`` (``for_org``), ``Slot("organization", -7_000_000_001)`` gives a ``sentinel`` of
+    ``exact`` (``for_org``), ``organization_slot()`` (a ``Slot`` with a ``sentinel``) gives one of
     the field's type, a value no row has, which the ORM sees and which is found again among
     the compiled parameters (integers only: other types change on their way to the
     database)."""
@@ -43,6 +43,15 @@ class Slot:
 
     def __repr__(self) -> str:
         return f"Slot({self.name!r})"
+
+
+ORGANIZATION_SENTINEL = -7_000_000_001
+
+
+def organization_slot() -> Slot:
+    """The organization a statement is scoped to, for querysets scoped with ``for_org`` (plain
+    ``exact``): a sentinel id no organization has."""
+    return Slot("organization", ORGANIZATION_SENTINEL)
 
 
 class _SlotLookup(Lookup):
@@ -174,3 +183,48 @@ class CompiledRows:
     @property
     def sql(self) -> str:
         return self._compiled().sql
+
+
+def attnames(model) -> tuple[str, ...]:
+    """The model's concrete columns by attribute name, in the ORM's order."""
+    return tuple(field.attname for field in model._meta.concrete_fields)
+
+
+class CompiledInstances:
+    """``CompiledRows`` whose rows become model instances, as the queryset would give them:
+    ``related`` ((name, model) pairs of foreign keys) loaded as ``select_related`` loads them,
+    ``extra`` (annotations of ``build``'s queryset) set as attributes, as ``annotate`` sets
+    them. ``build(**slots)`` returns the queryset before ``values_list``; ``limit`` slices it.
+    """
+
+    def __init__(self, model, build: Callable, *slots: Slot, related=(), extra=(), limit=None):
+        self.model = model
+        self.related = tuple(related)
+        self.extra = tuple(extra)
+        self.columns = [attnames(model)]
+        self.columns += [attnames(related_model) for _, related_model in self.related]
+        names = list(self.columns[0])
+        for (name, _), columns in zip(self.related, self.columns[1:], strict=True):
+            names += [f"{name}__{attname}" for attname in columns]
+        names += self.extra
+
+        def values(**values):
+            queryset = build(**values).values_list(*names)
+            return queryset[:limit] if limit is not None else queryset
+
+        self.statement = CompiledRows(model, values, *slots)
+
+    def get(self, **values) -> list:
+        db = self.model.objects.db
+        found = []
+        for row in self.statement.rows(**values):
+            start = len(self.columns[0])
+            instance = self.model.from_db(db, self.columns[0], row[:start])
+            for (name, related_model), columns in zip(self.related, self.columns[1:], strict=True):
+                end = start + len(columns)
+                setattr(instance, name, related_model.from_db(db, columns, row[start:end]))
+                start = end
+            for name, value in zip(self.extra, row[start:], strict=True):
+                setattr(instance, name, value)
+            found.append(instance)
+        return found

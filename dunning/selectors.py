@@ -6,7 +6,7 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Prefetch
 from django.db.models.functions import Coalesce
 
-from arpilot.compiled import CompiledRows, Slot
+from arpilot.compiled import CompiledRows, Slot, organization_slot
 from arpilot.errors import ValidationFailed
 from customers.models import Customer, CustomerTag
 from dunning.models import (
@@ -58,7 +58,7 @@ _OPEN_DISPUTES = CompiledRows(
         .filter(invoice_id__any=ids, status=Dispute.Status.OPEN)
         .values_list(*OPEN_DISPUTE_FIELDS)
     ),
-    Slot("organization", -7_000_000_001),
+    organization_slot(),
     Slot("ids"),
 )
 

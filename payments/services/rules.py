@@ -45,7 +45,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists
 from django.utils import timezone
 
-from arpilot.compiled import CompiledRows, Slot
+from arpilot.compiled import CompiledInstances, organization_slot
 from arpilot.currencies import amount_check, currency_validate
 from arpilot.errors import ApplicationError, NotFound, ValidationFailed
 from customers.models import Customer
@@ -293,28 +293,25 @@ def rules_for(payment, *, rules: list[CompiledRule] | None = None) -> RuleHit | 
 # --- matching runs ----------------------------------------------------------------------------
 
 
-_SETTINGS_FIELDS = tuple(field.attname for field in PaymentSettings._meta.concrete_fields)
 # Every payment recorded over the API reads it: compiled once (``arpilot.compiled``).
-_SETTINGS_FOR_MATCHING = CompiledRows(
+_SETTINGS_FOR_MATCHING = CompiledInstances(
     PaymentSettings,
     lambda organization: (
         PaymentSettings.objects.filter(organization_id=organization)
         .annotate(has_match_rules=Exists(_active_rules_of(organization)))
         .order_by("pk")
-        .values_list(*_SETTINGS_FIELDS, "has_match_rules")[:1]
     ),
-    Slot("organization", -7_000_000_001),
+    organization_slot(),
+    extra=("has_match_rules",),
+    limit=1,
 )
 
 
 def settings_for_matching(org_id) -> PaymentSettings:
     """The payment settings (created on first use) with ``has_match_rules``: whether any
     active rule exists, read in the same statement."""
-    rows = _SETTINGS_FOR_MATCHING.rows(organization=org_id)
-    if rows:
-        *values, has_match_rules = rows[0]
-        found = PaymentSettings.from_db(PaymentSettings.objects.db, _SETTINGS_FIELDS, values)
-        found.has_match_rules = has_match_rules
+    found = next(iter(_SETTINGS_FOR_MATCHING.get(organization=org_id)), None)
+    if found is not None:
         return found
     try:  # first use: created as ``payment_settings_get`` would (no second read)
         with transaction.atomic():

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from arpilot.compiled import CompiledRows, Slot
+from arpilot.compiled import CompiledRows, Slot, organization_slot
 from arpilot.errors import Conflict, NotFound, ValidationFailed
 from arpilot.money import ZERO
 from receivables.models import (
@@ -66,7 +66,7 @@ def _receivable_lines_query(with_cash_account: bool) -> CompiledRows:
 
     slots = [Slot("invoice"), Slot("ar_account")]
     if with_cash_account:
-        slots.append(Slot("organization", -7_000_000_001))
+        slots.append(organization_slot())
     return CompiledRows(JournalLine, build, *slots)
 
 

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Subquery
 from django.db.models.sql import InsertQuery
 
-from arpilot.compiled import CompiledRows, Slot
+from arpilot.compiled import CompiledInstances, Slot, organization_slot
 from arpilot.currencies import currency_places
 from arpilot.db import conflict, unique_or_conflict
 from arpilot.errors import Conflict, ValidationFailed
@@ -74,50 +74,47 @@ def default_account(organization, role: str) -> Account:
     return account
 
 
-_ACCOUNT_FIELDS = tuple(field.attname for field in Account._meta.concrete_fields)
-
-
-def _ledger_defaults_query(organization, roles):
-    fund = Fund.objects.filter(organization_id=organization, is_default=True).order_by("pk")
-    return (
+# Every invoice create reads it: compiled once (``arpilot.compiled``).
+_LEDGER_DEFAULTS = CompiledInstances(
+    Account,
+    lambda organization, roles: (
         Account.objects.for_org(organization)
         .filter(role__any=roles)
         .order_by("pk")
         .annotate(
-            default_fund_id=Subquery(fund.values("pk")[:1]),
-            default_fund_name=Subquery(fund.values("name")[:1]),
+            default_fund_id=Subquery(_default_fund_of(organization).values("pk")[:1]),
+            default_fund_name=Subquery(_default_fund_of(organization).values("name")[:1]),
         )
-        .values_list(*_ACCOUNT_FIELDS, "default_fund_id", "default_fund_name")
-    )
-
-
-_LEDGER_DEFAULTS = CompiledRows(
-    Account, _ledger_defaults_query, Slot("organization", -7_000_000_001), Slot("roles")
+    ),
+    organization_slot(),
+    Slot("roles"),
+    extra=("default_fund_id", "default_fund_name"),
 )
 
 
 def ledger_defaults(organization, roles) -> tuple[dict[str, Account], Fund]:
     """The organization's accounts for ``roles`` (by role) and its default fund, read in one
-    statement (the fund rides along each account row; compiled once); seeded on demand like
-    the others.
+    statement (the fund rides along each account row); seeded on demand like the others.
 
     The fund comes back with what postings and renderings use (id, organization, name)."""
     org_id = getattr(organization, "pk", organization)
-    rows = _LEDGER_DEFAULTS.rows(organization=org_id, roles=list(roles))
-    db = Account.objects.db
-    width = len(_ACCOUNT_FIELDS)
+    rows = _LEDGER_DEFAULTS.get(organization=org_id, roles=list(roles))
     accounts: dict[str, Account] = {}
-    for row in rows:
-        account = Account.from_db(db, _ACCOUNT_FIELDS, row[:width])
+    for account in rows:
         accounts.setdefault(account.role, account)
-    if set(roles) - set(accounts) or not rows or rows[0][width] is None:
+    if set(roles) - set(accounts) or not rows or rows[0].default_fund_id is None:
         organization_ledger_setup(organization=organization)
         return {role: default_account(org_id, role) for role in roles}, default_fund(org_id)
-    default_fund_id, default_fund_name = rows[0][width:]
+    first = rows[0]
     default = Fund(
-        id=default_fund_id, organization_id=org_id, name=default_fund_name, is_default=True
-    )
+        id=first.default_fund_id, organization_id=org_id, name=first.default_fund_name,
+        is_default=True,
+    )  # fmt: skip
     return accounts, default
+
+
+def _default_fund_of(organization):
+    return Fund.objects.filter(organization_id=organization, is_default=True).order_by("pk")
 
 
 def default_fund(organization) -> Fund:

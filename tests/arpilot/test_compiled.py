@@ -6,9 +6,11 @@ import uuid
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
-from arpilot.compiled import CompiledRows, Slot
+from arpilot.compiled import CompiledInstances, CompiledRows, Slot, organization_slot
+from customers.models import Customer
 from receivables.models import Invoice, InvoiceLine
 from tests.factories import OrganizationFactory, make_invoice
 
@@ -36,7 +38,7 @@ OPEN_OF_ORG = CompiledRows(
         .filter(invoice_number__eq=number)
         .values_list("invoice_number", "amount", "amount_due", "created_at")
     ),
-    Slot("organization", -7_000_000_001),
+    organization_slot(),
     Slot("number"),
 )
 
@@ -104,3 +106,36 @@ def test_a_sentinel_is_a_non_zero_integer():
         Slot("organization", "org")
     with pytest.raises(TypeError):
         Slot("organization", 0)
+
+
+WITH_CUSTOMER = CompiledInstances(
+    Invoice,
+    lambda organization: (
+        Invoice.objects.for_org(organization)
+        .annotate(twice=F("amount") * 2)
+        .order_by("invoice_number")
+    ),
+    organization_slot(),
+    related=(("customer", Customer),),
+    extra=("twice",),
+    limit=2,
+)
+
+
+def test_instances_are_those_select_related_and_annotate_give(book):
+    org_id = book[0].organization_id
+
+    with CaptureQueriesContext(connection) as captured:
+        found = WITH_CUSTOMER.get(organization=org_id)
+        names = [invoice.customer.company_name for invoice in found]  # loaded: no query
+
+    expected = list(
+        Invoice.objects.filter(organization_id=org_id)
+        .select_related("customer")
+        .order_by("invoice_number")[:2]
+    )
+    assert len(captured) == 1
+    assert found == expected
+    assert names == [invoice.customer.company_name for invoice in expected]
+    assert [invoice.twice for invoice in found] == [invoice.amount * 2 for invoice in expected]
+    assert not found[0]._state.adding
