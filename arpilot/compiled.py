@@ -180,10 +180,6 @@ class CompiledRows:
     def rows(self, **values) -> list[tuple]:
         return self._compiled().rows(values)
 
-    @property
-    def sql(self) -> str:
-        return self._compiled().sql
-
 
 def attnames(model) -> tuple[str, ...]:
     """The model's concrete columns by attribute name, in the ORM's order."""
