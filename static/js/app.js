@@ -142,6 +142,8 @@
       updateTotal(split);
       var search = split.querySelector("[data-search-input]");
       if (search && split.open) search.focus();
+      // What was typed (or pasted) into the search before htmx wired it up still searches.
+      if (search && search.value.trim()) window.htmx.trigger(search, "search");
       return;
     }
     initSplits(document);

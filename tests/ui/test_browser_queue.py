@@ -217,6 +217,26 @@ def test_the_split_editor_prefills_what_is_left_and_keeps_rows_when_refused(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_search_typed_before_the_split_editor_is_wired_up_still_searches(
+    page, live_server, clerk_book
+):
+    """The split editor loads when opened; htmx wires up its search only when the new content
+    settles. A search pasted in between (a busy browser stretches that moment; here a long
+    settle delay) still runs once the editor is ready, instead of waiting for another key."""
+    payment = pay(clerk_book, "60.00", "Bolt Logistics")
+    sign_in(page, live_server.url)
+    page.goto(live_server.url + QUEUE)
+    page.evaluate("window.htmx.config.defaultSettleDelay = 1500")
+    item = row(page, payment)
+    item.focus()
+    page.keyboard.press("/")
+    search = item.get_by_label("Find open invoices (number, customer or amount)")
+    search.fill("INV-2002")  # before the settle: htmx has no listener on it yet
+    item.get_by_role("button", name="Add INV-2002").click()
+    expect(item.get_by_label("Amount for INV-2002")).to_have_value("60.00")
+
+
+@pytest.mark.django_db(transaction=True)
 def test_r_updates_the_count_esc_closes_the_search_and_j_turns_the_page(
     page, live_server, clerk_book, monkeypatch
 ):
