@@ -181,6 +181,18 @@ class CompiledRows:
         return self._compiled().rows(values)
 
 
+def _related_setters(model, name: str):
+    """How ``select_related`` caches a related object: on the instance, and on the related
+    object too for a one-to-one (forward or reverse)."""
+    field = model._meta.get_field(name)
+    if field.auto_created and not field.concrete:  # a reverse relation
+        if not field.one_to_one:
+            raise ImproperlyConfigured(f"{name!r}: only reverse one-to-one relations join once")
+        return field.set_cached_value, field.field.set_cached_value
+    remote = field.remote_field.set_cached_value if field.unique else None
+    return field.set_cached_value, remote
+
+
 def attnames(model) -> tuple[str, ...]:
     """The model's concrete columns by attribute name, in the ORM's order."""
     return tuple(field.attname for field in model._meta.concrete_fields)
@@ -188,9 +200,11 @@ def attnames(model) -> tuple[str, ...]:
 
 class CompiledInstances:
     """``CompiledRows`` whose rows become model instances, as the queryset would give them:
-    ``related`` ((name, model) pairs of foreign keys) loaded as ``select_related`` loads them,
-    ``extra`` (annotations of ``build``'s queryset) set as attributes, as ``annotate`` sets
-    them. ``build(**slots)`` returns the queryset before ``values_list``; ``limit`` slices it.
+    ``related`` ((name, model) pairs: foreign keys, or reverse one-to-one relations) loaded as
+    ``select_related`` loads them (cached on both sides of a one-to-one; ``None`` when the
+    outer join found no row), ``extra`` (annotations of ``build``'s queryset) set as
+    attributes, as ``annotate`` sets them. ``build(**slots)`` returns the queryset before
+    ``values_list``; ``limit`` slices it.
     """
 
     def __init__(self, model, build: Callable, *slots: Slot, related=(), extra=(), limit=None):
@@ -203,6 +217,11 @@ class CompiledInstances:
         for (name, _), columns in zip(self.related, self.columns[1:], strict=True):
             names += [f"{name}__{attname}" for attname in columns]
         names += self.extra
+        self.setters = [_related_setters(model, name) for name, _ in self.related]
+        self.pk_at = [
+            columns.index(related_model._meta.pk.attname)
+            for (_, related_model), columns in zip(self.related, self.columns[1:], strict=True)
+        ]
 
         def values(**values):
             queryset = build(**values).values_list(*names)
@@ -216,9 +235,17 @@ class CompiledInstances:
         for row in self.statement.rows(**values):
             start = len(self.columns[0])
             instance = self.model.from_db(db, self.columns[0], row[:start])
-            for (name, related_model), columns in zip(self.related, self.columns[1:], strict=True):
+            for (_, related_model), columns, pk_at, (local, remote) in zip(
+                self.related, self.columns[1:], self.pk_at, self.setters, strict=True
+            ):
                 end = start + len(columns)
-                setattr(instance, name, related_model.from_db(db, columns, row[start:end]))
+                values = row[start:end]
+                related = None
+                if values[pk_at] is not None:
+                    related = related_model.from_db(db, columns, values)
+                    if remote is not None:
+                        remote(related, instance)
+                local(instance, related)
                 start = end
             for name, value in zip(self.extra, row[start:], strict=True):
                 setattr(instance, name, value)

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from arpilot.api.fields import MoneyField, money_in, money_out
 from arpilot.api.schema import BareSerializer
 from arpilot.money import MILL
-from customers.models import Customer
+from receivables import selectors
 from receivables.models import Account, Fund, Invoice, InvoiceOfflinePayment
 from receivables.rendering import render_invoice
 from receivables.services import LineSpec, default_account, default_fund
@@ -225,12 +225,7 @@ class CustomerIdField(serializers.UUIDField):
 
     def to_internal_value(self, data):
         pk = super().to_internal_value(data)
-        customer = (
-            Customer.objects.for_org(self.context["organization"])
-            .filter(pk=pk)
-            .select_related("aplos_contact")  # an invoice of theirs needs it: no second read
-            .first()
-        )
+        customer = selectors.customer_with_contact(organization=self.context["organization"], pk=pk)
         if customer is None:
             raise serializers.ValidationError("Unknown customer.")
         return customer

@@ -139,3 +139,30 @@ def test_instances_are_those_select_related_and_annotate_give(book):
     assert names == [invoice.customer.company_name for invoice in expected]
     assert [invoice.twice for invoice in found] == [invoice.amount * 2 for invoice in expected]
     assert not found[0]._state.adding
+
+
+def test_a_reverse_one_to_one_is_cached_as_select_related_caches_it(org):
+    """The customer lookup of every invoice write (``receivables.selectors``): the customer
+    with its Aplos contact, or with ``None`` cached when it has none (no second read)."""
+    from receivables.models import AplosContact
+    from receivables.selectors import customer_with_contact
+    from tests.factories import CustomerFactory
+
+    with_contact = CustomerFactory(organization=org)
+    contact = AplosContact.objects.create(organization=org, customer=with_contact)
+    without = CustomerFactory(organization=org)
+    stranger = CustomerFactory(organization=OrganizationFactory())
+
+    with CaptureQueriesContext(connection) as captured:
+        found = customer_with_contact(organization=org, pk=with_contact.pk)
+        assert found == with_contact
+        assert found.aplos_contact == contact
+        assert found.aplos_contact.customer is found  # both sides, as select_related does
+        bare = customer_with_contact(organization=org.pk, pk=without.pk)
+        assert bare == without
+        assert Customer.aplos_contact.is_cached(bare)
+        with pytest.raises(AplosContact.DoesNotExist):
+            bare.aplos_contact  # noqa: B018 - known missing, not read again
+    assert len(captured) == 2
+    assert customer_with_contact(organization=org, pk=stranger.pk) is None
+    assert customer_with_contact(organization=org, pk=uuid.uuid4()) is None

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from arpilot.actors import current_request
+from arpilot.compiled import CompiledRows, organization_slot
 from arpilot.outbound.signing import json_safe
 from webhooks.events import EVENT_TYPES
 from webhooks.models import SUBSCRIPTIONS_MEMO, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -23,8 +24,23 @@ def _event_type_check(event_type: str) -> None:
         raise ValueError(f"Unknown webhook event type {event_type!r}")
 
 
-def _subscriptions(organization_id) -> list[WebhookEndpoint]:
-    """The organization's active endpoints (their ``events`` only), read once per request:
+# Every write request asks it: compiled once (``arpilot.compiled``).
+_ACTIVE_EVENTS = CompiledRows(
+    WebhookEndpoint,
+    lambda organization: (
+        WebhookEndpoint.objects.for_org(organization).filter(is_active=True).values_list("events")
+    ),
+    organization_slot(),
+)
+
+
+def _subscribes(events: list, event_type: str) -> bool:
+    """``WebhookEndpoint.subscribes_to`` on an endpoint's ``events``."""
+    return "*" in events or event_type in events
+
+
+def _subscriptions(organization_id) -> list[list]:
+    """The ``events`` of each of the organization's active endpoints, read once per request:
     a write request asks several times (one per event it might emit). The memo lives on the
     request and is dropped when an endpoint is saved, updated or deleted
     (``models.subscriptions_forget``);
@@ -34,7 +50,7 @@ def _subscriptions(organization_id) -> list[WebhookEndpoint]:
     memo = getattr(request, SUBSCRIPTIONS_MEMO, None) if request is not None else None
     if memo is not None and org_id in memo:
         return memo[org_id]
-    endpoints = list(WebhookEndpoint.objects.for_org(org_id).filter(is_active=True).only("events"))
+    endpoints = [events for (events,) in _ACTIVE_EVENTS.rows(organization=org_id)]
     if request is not None:
         if memo is None:
             memo = {}
@@ -47,7 +63,7 @@ def event_wanted(organization_id, event_type: str) -> bool:
     """Whether any active endpoint of the organization subscribes to ``event_type`` (so
     ``event_emit`` would store the event): render an event's data only when it is wanted."""
     _event_type_check(event_type)
-    return any(endpoint.subscribes_to(event_type) for endpoint in _subscriptions(organization_id))
+    return any(_subscribes(events, event_type) for events in _subscriptions(organization_id))
 
 
 def events_wanted(organization_id, event_types) -> list[str]:
@@ -59,7 +75,7 @@ def events_wanted(organization_id, event_types) -> list[str]:
     if not types:
         return []
     endpoints = _subscriptions(organization_id)
-    return [t for t in types if any(endpoint.subscribes_to(t) for endpoint in endpoints)]
+    return [t for t in types if any(_subscribes(events, t) for events in endpoints)]
 
 
 def event_emit(*, organization_id: int, event_type: str, data: dict) -> WebhookEvent | None:
