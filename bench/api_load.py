@@ -9,7 +9,8 @@ Each run (re)creates its own PostgreSQL database (``arpilot_bench_load``; ``--da
 migrates it, seeds one organization (``--customers`` 200 customers, ``--invoices`` 2,000
 overdue invoices, through the services; names and amounts from ``bench.book``), creates an API key with ``manage.py
 create_api_key``, flushes a Redis db of its own (``--redis-url``, db 9), starts
-``gunicorn arpilot.wsgi:application --workers 4 --threads 4`` on a free port and one
+``gunicorn arpilot.wsgi:application`` on a free port (``gunicorn.conf.py``'s shape: a worker
+process per core, eight threads each; ``--workers``/``--threads`` to try another) and one
 ``celery -A arpilot worker --concurrency 2`` against them (``ARPILOT_API_RATE`` set high so
 the throttle stays out of the way), waits for ``/healthz`` and runs the mix with N client
 threads, each with its own ``requests.Session`` (keep-alive), looping:
@@ -120,6 +121,20 @@ def free_port() -> int:
 
 def child_env() -> dict:
     return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(APP_DIR)}
+
+
+def gunicorn_shape(workers: int | None, threads: int | None) -> tuple[int, int]:
+    """Workers and threads: as given, else what the measured application's
+    ``gunicorn.conf.py`` starts (a process per core, eight threads), else 4 x 4 (commits from
+    before the file said)."""
+    import runpy
+
+    conf = APP_DIR / "gunicorn.conf.py"
+    settings = runpy.run_path(str(conf)) if conf.exists() else {}
+    return (
+        workers or settings.get("workers") or 4,
+        threads or settings.get("threads") or 4,
+    )
 
 
 def start_gunicorn(port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
@@ -843,6 +858,7 @@ def run_load(args) -> None:
     base = f"http://127.0.0.1:{port}"
     gunicorn = worker = None
     sampler = ActivitySampler(args.database_url)
+    args.workers, args.threads = gunicorn_shape(args.workers, args.threads)
     try:
         gunicorn = start_gunicorn(port, args.workers, args.threads, logdir / "gunicorn.log")
         worker = start_worker(args.worker_concurrency, logdir / "celery.log")
@@ -1006,8 +1022,12 @@ def main(argv=None) -> None:
     parser.add_argument("--rate", default="1000000/min", help="ARPILOT_API_RATE")
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--invoices", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn --workers")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn --threads")
+    parser.add_argument(
+        "--workers", type=int, help="gunicorn --workers (default: gunicorn.conf.py's)"
+    )
+    parser.add_argument(
+        "--threads", type=int, help="gunicorn --threads (default: gunicorn.conf.py's)"
+    )
     parser.add_argument("--worker-concurrency", type=int, default=2, help="celery --concurrency")
     parser.add_argument("--apply-every", type=int, default=5, help="loops between applies")
     parser.add_argument(

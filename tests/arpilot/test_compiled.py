@@ -162,7 +162,7 @@ def test_a_reverse_one_to_one_is_cached_as_select_related_caches_it(org):
         assert bare == without
         assert Customer.aplos_contact.is_cached(bare)
         with pytest.raises(AplosContact.DoesNotExist):
-            bare.aplos_contact  # noqa: B018 - known missing, not read again
+            bare.aplos_contact  # known missing: raises, not read again
     assert len(captured) == 2
     assert customer_with_contact(organization=org, pk=stranger.pk) is None
     assert customer_with_contact(organization=org, pk=uuid.uuid4()) is None

@@ -1,4 +1,5 @@
-"""gunicorn.conf.py: a worker imports every view and freezes what it loaded before serving."""
+"""gunicorn.conf.py: a worker process per core with eight threads, and a worker imports every
+view and freezes what it loaded before serving."""
 
 import gc
 import importlib.util
@@ -27,3 +28,24 @@ def test_a_worker_loads_every_view_then_freezes_it(conf):
     assert "receivables.api.views" in sys.modules
     assert "payments.api.views" in sys.modules
     assert gc.get_freeze_count() > 10_000  # the application's objects, out of collection
+
+
+def _load(monkeypatch, **env):
+    for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location("gunicorn_conf_env", CONF)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_worker_per_core_with_eight_threads_unless_told(monkeypatch):
+    import os
+
+    default = _load(monkeypatch)
+    assert (default.workers, default.threads) == (len(os.sched_getaffinity(0)), 8)
+
+    told = _load(monkeypatch, WEB_CONCURRENCY="6", GUNICORN_THREADS="3")
+    assert (told.workers, told.threads) == (6, 3)
