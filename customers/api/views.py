@@ -9,6 +9,7 @@ from arpilot.api.views import (
     OrgScopedViewSet,
     RetrieveModelMixin,
 )
+from arpilot.errors import NotFound
 from customers import selectors, services
 from customers.api import serializers as s
 from customers.filters import ContactFilterSet, CustomerFilterSet
@@ -50,6 +51,12 @@ class CustomerViewSet(ListModelMixin, RetrieveModelMixin, OrgScopedViewSet):
 
     def scoped_queryset(self, organization):
         return selectors.customer_list(organization=organization)
+
+    def retrieve(self, request, pk=None):
+        customer = selectors.customer_detail(organization=self.organization, pk=self.get_url_pk())
+        if customer is None:
+            raise NotFound("Not found.")
+        return self.respond(customer)
 
     def create(self, request):
         data = self.get_input()
