@@ -5,17 +5,13 @@ Hand-written rather than nested DRF serializers: the invoice list is the hottest
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from rest_framework.utils.encoders import JSONEncoder
 
-
-def iso_timestamp(value: datetime) -> str:
-    """DRF's DateTimeField rendering: ISO 8601 in UTC with a ``Z``."""
-    text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
-    return text + "Z"
+from arpilot.api.fields import iso_timestamp
 
 
 def aplos_timestamp(value: datetime, tz: ZoneInfo) -> str:

@@ -1,7 +1,8 @@
-"""Input fields shared by every app's serializers."""
+"""Input fields shared by every app's serializers, and values as the API writes them."""
 
 import re
 import zoneinfo
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from rest_framework import serializers
@@ -36,6 +37,12 @@ class HexColorField(serializers.CharField):
         if not HEX_COLOR.match(value):
             raise serializers.ValidationError("Use a hex color like '#1A2B3C'.")
         return value.upper()
+
+
+def iso_timestamp(value: datetime) -> str:
+    """DRF's DateTimeField rendering: ISO 8601 in UTC with a ``Z``."""
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return text + "Z"
 
 
 def aliased(data, aliases: dict[str, str]):

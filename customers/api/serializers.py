@@ -3,6 +3,7 @@ from rest_framework import serializers
 from arpilot.api.fields import HexColorField, TimezoneField, aliased
 from arpilot.api.schema import BareSerializer
 from customers.models import Contact, Customer, Tag
+from customers.rendering import contact_data, customer_data, tag_brief_data
 
 SEED_ALIASES = {"/contacts": "contacts", "/tags": "tags"}
 
@@ -32,12 +33,26 @@ class ContactSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance):
+        return contact_data(instance)  # the fields' own output, written out by hand
+
+    def field_by_field(self, instance) -> dict:
+        """DRF's rendering through the declared fields: what the hand-written one equals."""
+        return super().to_representation(instance)
+
 
 class TagBriefSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tag
         fields = ["id", "name", "color"]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        return tag_brief_data(instance)
+
+    def field_by_field(self, instance) -> dict:
+        """DRF's rendering through the declared fields: what the hand-written one equals."""
+        return super().to_representation(instance)
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -61,6 +76,13 @@ class CustomerSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        return customer_data(instance)
+
+    def field_by_field(self, instance) -> dict:
+        """DRF's rendering through the declared fields: what the hand-written one equals."""
+        return super().to_representation(instance)
 
 
 class TagSerializer(serializers.ModelSerializer):
