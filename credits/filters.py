@@ -2,10 +2,11 @@
 
 import django_filters
 
+from arpilot.api.filtering import FilterSet
 from credits.models import Deduction
 
 
-class DeductionFilterSet(django_filters.FilterSet):
+class DeductionFilterSet(FilterSet):
     status = django_filters.ChoiceFilter(choices=Deduction.Status.choices, help_text="Status")
     reason_code = django_filters.CharFilter(
         field_name="reason__code", help_text="The reason's code"

@@ -1,10 +1,11 @@
 import django_filters
 from django.db.models import Q
 
+from arpilot.api.filtering import FilterSet
 from customers.models import Contact, Customer
 
 
-class CustomerFilterSet(django_filters.FilterSet):
+class CustomerFilterSet(FilterSet):
     search = django_filters.CharFilter(
         method="filter_search", label="Company name or external customer ID (case-insensitive)"
     )
@@ -24,7 +25,7 @@ class CustomerFilterSet(django_filters.FilterSet):
         return queryset.filter(tags__id=value)
 
 
-class ContactFilterSet(django_filters.FilterSet):
+class ContactFilterSet(FilterSet):
     customer_id = django_filters.UUIDFilter(
         field_name="customer_id", required=True, label="Customer UUID (required)"
     )

@@ -2,10 +2,11 @@
 
 import django_filters
 
+from arpilot.api.filtering import FilterSet
 from dunning.models import Promise, Reminder
 
 
-class ReminderFilterSet(django_filters.FilterSet):
+class ReminderFilterSet(FilterSet):
     customer_id = django_filters.UUIDFilter(field_name="customer_id", help_text="The customer")
     invoice_id = django_filters.UUIDFilter(
         field_name="lines__invoice_id", distinct=True, help_text="Reminders naming this invoice"
@@ -18,7 +19,7 @@ class ReminderFilterSet(django_filters.FilterSet):
         fields = ["customer_id", "invoice_id", "level", "status"]
 
 
-class PromiseFilterSet(django_filters.FilterSet):
+class PromiseFilterSet(FilterSet):
     customer_id = django_filters.UUIDFilter(field_name="customer_id", help_text="The customer")
     invoice_id = django_filters.UUIDFilter(
         field_name="lines__invoice_id", distinct=True, help_text="Promises covering this invoice"

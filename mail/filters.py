@@ -1,9 +1,10 @@
 import django_filters
 
+from arpilot.api.filtering import FilterSet
 from mail.models import OutboundEmail
 
 
-class EmailFilterSet(django_filters.FilterSet):
+class EmailFilterSet(FilterSet):
     status = django_filters.ChoiceFilter(choices=OutboundEmail.Status.choices)
     kind = django_filters.CharFilter()
 

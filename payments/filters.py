@@ -5,6 +5,7 @@ import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
 
+from arpilot.api.filtering import FilterSet
 from payments.models import Payment, PaymentAllocation
 
 
@@ -35,7 +36,7 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
 AUTO_APPLIED_CHOICES = [("", "Any"), ("true", "Auto-applied"), ("false", "Not auto-applied")]
 
 
-class PaymentFilterSet(django_filters.FilterSet):
+class PaymentFilterSet(FilterSet):
     """The payments API's filters; the clerk pages use ``PAGE_FILTERS`` of them."""
 
     invoice_id = django_filters.UUIDFilter(

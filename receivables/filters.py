@@ -4,11 +4,12 @@ import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
 
+from arpilot.api.filtering import FilterSet
 from customers.models import Contact
 from receivables.models import ExchangeRate, Invoice, InvoiceLine
 
 
-class InvoiceFilterSet(django_filters.FilterSet):
+class InvoiceFilterSet(FilterSet):
     status = django_filters.ChoiceFilter(choices=Invoice.Status.choices, help_text="Status")
     customer_id = django_filters.UUIDFilter(field_name="customer_id", help_text="Customer UUID")
     currency = django_filters.CharFilter(
@@ -56,7 +57,7 @@ class InvoiceFilterSet(django_filters.FilterSet):
         )
 
 
-class ExchangeRateFilterSet(django_filters.FilterSet):
+class ExchangeRateFilterSet(FilterSet):
     currency = django_filters.CharFilter(
         method="filter_currency", help_text="ISO 4217 code (case-insensitive)"
     )
@@ -90,7 +91,7 @@ class IntegerFilter(django_filters.Filter):
 APLOS_DATE_FORMAT = "%Y-%m-%d"
 
 
-class AplosReceivableFilterSet(django_filters.FilterSet):
+class AplosReceivableFilterSet(FilterSet):
     """The nine ``f_`` filters of the Aplos receivables search."""
 
     f_accountnumber = IntegerFilter(method="filter_account_number")

@@ -3,6 +3,7 @@
 import django_filters
 from django import forms
 
+from arpilot.api.filtering import FilterSet
 from reconciliation.models import AccountingChange
 
 ANY_STATUS = "any"
@@ -13,7 +14,7 @@ class IntegerFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
-class AccountingChangeFilterSet(django_filters.FilterSet):
+class AccountingChangeFilterSet(FilterSet):
     change_type = django_filters.ChoiceFilter(
         choices=AccountingChange.ChangeType.choices, help_text="Filter by change type"
     )

@@ -8,13 +8,14 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.routers import SimpleRouter
 
+from arpilot.api.filtering import FilterSet
 from arpilot.api.views import ListModelMixin, OrgScopedViewSet, RetrieveModelMixin
 from credits.api import credit_note_serializers as s
 from credits.models import CreditNote, CreditNoteAllocation
 from credits.services import credit_notes as services
 
 
-class CreditNoteFilterSet(django_filters.FilterSet):
+class CreditNoteFilterSet(FilterSet):
     """Shared by the API and the credit notes page."""
 
     status = django_filters.ChoiceFilter(choices=CreditNote.Status.choices, help_text="Status")

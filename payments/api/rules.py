@@ -9,12 +9,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from arpilot.api.fields import MoneyField, money_out
+from arpilot.api.filtering import FilterSet
 from arpilot.api.views import ListModelMixin, OrgScopedViewSet, RetrieveModelMixin
 from payments.rule_models import MatchRule
 from payments.services import rules
 
 
-class MatchRuleFilterSet(django_filters.FilterSet):
+class MatchRuleFilterSet(FilterSet):
     active = django_filters.BooleanFilter(help_text="Only active (true) or inactive (false) rules")
 
     class Meta:
