@@ -8,10 +8,7 @@ the two equal.
 """
 
 from arpilot.api.fields import iso_timestamp
-
-
-def _text(value):
-    return None if value is None else str(value)
+from arpilot.api.fields import text_or_none as _text
 
 
 def _when(value):

@@ -3,9 +3,11 @@ JSON of it written out by hand."""
 
 from decimal import Decimal
 
+from arpilot.api.fields import iso_timestamp
+from arpilot.api.fields import text_or_none as _text
 from arpilot.money import MILL, money_value
 from payments.models import Payment
-from receivables.rendering import iso_timestamp, rate_text
+from receivables.rendering import rate_text
 
 
 def render_allocations(payment: Payment) -> list[dict]:
@@ -80,10 +82,6 @@ def render_payment(payment: Payment) -> dict:
 
 def _money(value):
     return None if value is None else money_value(Decimal(value).quantize(MILL))
-
-
-def _text(value):
-    return None if value is None else str(value)
 
 
 def _allocation_data(allocation: dict) -> dict:

@@ -45,6 +45,11 @@ def iso_timestamp(value: datetime) -> str:
     return text + "Z"
 
 
+def text_or_none(value) -> str | None:
+    """What DRF's CharField, UUIDField and ChoiceField write: the text; None stays None."""
+    return None if value is None else str(value)
+
+
 def aliased(data, aliases: dict[str, str]):
     """Accept the seed's rendered names (``/tags``) as their plain form (``tags``)."""
     if not isinstance(data, dict):
