@@ -18,6 +18,12 @@ def subscriptions_forget() -> None:
         delattr(request, SUBSCRIPTIONS_MEMO)
 
 
+def events_include(events: list, event_type: str) -> bool:
+    """Whether an endpoint subscribed to ``events`` (event types, or ``"*"`` for all) gets
+    ``event_type``."""
+    return "*" in events or event_type in events
+
+
 class EndpointQuerySet(OrgQuerySet):
     def update(self, **kwargs):
         subscriptions_forget()
@@ -58,7 +64,7 @@ class WebhookEndpoint(OrgScopedModel, SigningSecretFields):
         return super().delete(*args, **kwargs)
 
     def subscribes_to(self, event_type: str) -> bool:
-        return "*" in self.events or event_type in self.events
+        return events_include(self.events, event_type)
 
 
 class WebhookEvent(OrgScopedModel):

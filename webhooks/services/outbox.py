@@ -15,7 +15,13 @@ from arpilot.actors import current_request
 from arpilot.compiled import CompiledRows, organization_slot
 from arpilot.outbound.signing import json_safe
 from webhooks.events import EVENT_TYPES
-from webhooks.models import SUBSCRIPTIONS_MEMO, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks.models import (
+    SUBSCRIPTIONS_MEMO,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    events_include,
+)
 from webhooks.services.queueing import _send_on_commit
 
 
@@ -32,11 +38,6 @@ _ACTIVE_EVENTS = CompiledRows(
     ),
     organization_slot(),
 )
-
-
-def _subscribes(events: list, event_type: str) -> bool:
-    """``WebhookEndpoint.subscribes_to`` on an endpoint's ``events``."""
-    return "*" in events or event_type in events
 
 
 def _subscriptions(organization_id) -> list[list]:
@@ -63,7 +64,7 @@ def event_wanted(organization_id, event_type: str) -> bool:
     """Whether any active endpoint of the organization subscribes to ``event_type`` (so
     ``event_emit`` would store the event): render an event's data only when it is wanted."""
     _event_type_check(event_type)
-    return any(_subscribes(events, event_type) for events in _subscriptions(organization_id))
+    return any(events_include(events, event_type) for events in _subscriptions(organization_id))
 
 
 def events_wanted(organization_id, event_types) -> list[str]:
@@ -75,7 +76,7 @@ def events_wanted(organization_id, event_types) -> list[str]:
     if not types:
         return []
     endpoints = _subscriptions(organization_id)
-    return [t for t in types if any(_subscribes(events, t) for events in endpoints)]
+    return [t for t in types if any(events_include(events, t) for events in endpoints)]
 
 
 def event_emit(*, organization_id: int, event_type: str, data: dict) -> WebhookEvent | None:
