@@ -9,6 +9,14 @@
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
   }
 
+  // Focus a field of content htmx just settled, unless the clerk is already typing in that
+  // content: htmx settles a moment after the swap, and focus must not jump under their keys.
+  function focusUnlessTyping(container, field) {
+    var active = document.activeElement;
+    if (!field || (isTyping(active) && container.contains(active))) return;
+    field.focus();
+  }
+
   // --- review queue: j/k move, a apply, r reviewed, / search ------------------------------
   var currentId = null;
 
@@ -141,7 +149,7 @@
       // The split editor just loaded (the clerk opened it): total and search focus.
       updateTotal(split);
       var search = split.querySelector("[data-search-input]");
-      if (search && split.open) search.focus();
+      if (search && split.open) focusUnlessTyping(split, search);
       // What was typed (or pasted) into the search before htmx wired it up still searches.
       if (search && search.value.trim()) window.htmx.trigger(search, "search");
       return;
@@ -156,7 +164,7 @@
       setCurrent(swapped, false);
       var alert = swapped.querySelector(".ri-error");
       var first = split.querySelector("[data-split-amount]") || split.querySelector("[data-search-input]");
-      if (first) first.focus();
+      focusUnlessTyping(swapped, first);
       if (alert) alert.scrollIntoView({ block: "nearest" });
       return;
     }

@@ -237,6 +237,38 @@ def test_a_search_typed_before_the_split_editor_is_wired_up_still_searches(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_refused_split_does_not_move_the_cursor_from_a_field_the_clerk_is_typing_in(
+    page, live_server, clerk_book
+):
+    """A refused split comes back with the clerk's rows and focuses its first amount when
+    htmx settles, a moment after the swap (here stretched to 1.5 s). A clerk already typing in
+    another amount keeps the cursor there: what they type lands where they typed it."""
+    payment = pay(clerk_book, "150.00", "Bolt Logistics")
+    sign_in(page, live_server.url)
+    page.goto(live_server.url + QUEUE)
+    item = row(page, payment)
+    item.focus()
+    page.keyboard.press("/")
+    search = item.get_by_label("Find open invoices (number, customer or amount)")
+    expect(search).to_be_focused()
+    search.fill("INV-2001")
+    item.get_by_role("button", name="Add INV-2001").click()
+    search.fill("INV-2003")
+    item.get_by_role("button", name="Add INV-2003").click()
+    item.get_by_label("Amount for INV-2003").fill("100.00")  # 220.00 of 150.00: refused
+
+    page.evaluate("window.htmx.config.defaultSettleDelay = 1500")
+    item.get_by_role("button", name="Apply split").click()
+    expect(item.locator(".ri-error")).to_contain_text("more than the payment")
+    item.get_by_label("Amount for INV-2003").fill("30.00")  # before the settle
+    page.wait_for_timeout(1800)  # the settle has come and gone
+
+    expect(item.get_by_label("Amount for INV-2001")).to_have_value("120.00")
+    expect(item.get_by_label("Amount for INV-2003")).to_have_value("30.00")
+    expect(item.get_by_label("Amount for INV-2003")).to_be_focused()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_r_updates_the_count_esc_closes_the_search_and_j_turns_the_page(
     page, live_server, clerk_book, monkeypatch
 ):
