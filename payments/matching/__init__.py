@@ -1,8 +1,14 @@
-"""Payment-to-invoice matching: pure Python, data in, data out (no Django models)."""
+"""Payment-to-invoice matching: pure Python, data in, data out (no Django models); compiled
+by mypyc when a build of these sources exists (``payments.matching.compiled``)."""
 
-from payments.matching.engine import MatchIndex, decide, name_similarity
-from payments.matching.normalize import invoice_number_key, name_form, number_mentions
-from payments.matching.types import (
+from payments.matching import compiled as _compiled
+
+# Before any of the engine's modules is imported: a fresh build goes first on the path.
+COMPILED = _compiled.enable(__path__)
+
+from payments.matching.engine import MatchIndex, decide, name_similarity  # noqa: E402
+from payments.matching.normalize import invoice_number_key, name_form, number_mentions  # noqa: E402
+from payments.matching.types import (  # noqa: E402
     AutoApplyDecision,
     OpenInvoice,
     PayerHistory,
@@ -11,6 +17,7 @@ from payments.matching.types import (
 )
 
 __all__ = [
+    "COMPILED",
     "AutoApplyDecision",
     "MatchIndex",
     "OpenInvoice",

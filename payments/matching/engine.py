@@ -460,8 +460,9 @@ class MatchIndex:
         for text in (payment.reference, payment.notes):
             for mention in number_mentions(text):
                 for i in () if mention.other else self._by_number.get(mention.key, ()):
-                    if self._currency_of[i] != paid_in and self._currency_of[i] in self.rates:
-                        named_in.add(self._currency_of[i])
+                    currency = self._currency_of[i]
+                    if currency is not None and currency != paid_in and currency in self.rates:
+                        named_in.add(currency)
         found: list[Suggestion] = []
         for currency in sorted(named_in):
             rate = self.rates[currency]
@@ -923,10 +924,10 @@ class MatchIndex:
         payment: PaymentInput,
         suggestions: list[Suggestion],
         *,
+        today: date,
         threshold: float = 0.9,
         margin: float = 0.15,
         max_age_days: int = 90,
-        today: date,
         previously_unapplied: bool = False,
     ) -> AutoApplyDecision:
         """Whether to apply the best suggestion without a clerk."""
@@ -945,10 +946,10 @@ def decide(
     payment: PaymentInput,
     suggestions: list[Suggestion],
     *,
+    today: date,  # keyword-only without a default first: mypyc needs it so
     threshold: float = 0.9,
     margin: float = 0.15,
     max_age_days: int = 90,
-    today: date,
     previously_unapplied: bool = False,
 ) -> AutoApplyDecision:
     """Auto-apply only one unambiguous candidate of a recent payment no clerk has unapplied."""

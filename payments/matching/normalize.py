@@ -301,6 +301,11 @@ class NameForm:
     tokens: tuple[str, ...]  # tokens of core
     informative: bool  # says who paid: not empty, not only bank words ("FIRST NATIONAL BANK")
 
+    def __reduce__(self) -> tuple:
+        # Pickled and copied by its fields: compiled by mypyc, a frozen class refuses the
+        # attribute assignments the default reduction restores it with.
+        return (NameForm, (self.simple, self.full, self.core, self.tokens, self.informative))
+
 
 _EMPTY = NameForm("", "", "", (), False)
 

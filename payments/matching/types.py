@@ -1,14 +1,24 @@
-"""Plain data passed into and out of the matching engine."""
+"""Plain data passed into and out of the matching engine.
+
+Compiled by mypyc with the engine (``payments.matching.compiled``), a frozen class refuses
+the attribute assignments pickle and ``copy`` restore it with by default: each says how it
+is rebuilt from its fields (``__reduce__``), so suggestions travel back from the ranking
+workers and copy as they do in pure Python."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 
 from payments.matching.normalize import account_key, name_form
+
+
+def _by_fields(item) -> tuple:
+    """How a frozen data class pickles and copies: rebuilt from its fields."""
+    return (type(item), tuple(getattr(item, each.name) for each in fields(item)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +36,9 @@ class OpenInvoice:
     due_date: date | None = None
     currency: str | None = None  # ISO 4217; None: the index's currency
 
+    def __reduce__(self) -> tuple:
+        return _by_fields(self)
+
 
 @dataclass(frozen=True, slots=True)
 class PaymentInput:
@@ -39,6 +52,9 @@ class PaymentInput:
     notes: str | None = None
     currency: str | None = None  # ISO 4217; None: the invoices' currency
     payer_account: str | None = None  # the payer's IBAN or account number, when known
+
+    def __reduce__(self) -> tuple:
+        return _by_fields(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +70,18 @@ class Suggestion:
     # converted at the organization's rate): such a suggestion is never auto-applied.
     currency: str | None = None
 
+    def __reduce__(self) -> tuple:
+        return _by_fields(self)
+
 
 @dataclass(frozen=True, slots=True)
 class AutoApplyDecision:
     apply: bool
     suggestion: Suggestion | None
     reason: str
+
+    def __reduce__(self) -> tuple:
+        return _by_fields(self)
 
 
 @dataclass
