@@ -5,7 +5,8 @@ The engine's modules (``COMPILED``) are plain, type-annotated Python and stay th
 payments/matching/compiled.py`` does the same: ``-P``, or its ``types`` would shadow the
 standard library's) compiles those very files with mypyc into
 ``build/mypyc/`` and writes a stamp there, the digest of the sources it compiled. Ranking a
-payment then costs about 0.6 of what the interpreter takes (``bench/README.md``).
+payment then costs about 0.65 of what the interpreter takes at 100k open invoices
+(``bench/README.md``).
 
 ``payments.matching`` calls ``enable`` before importing its modules: when the stamp matches the
 digest of the sources on disk (and this interpreter), the build directory goes first on the

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import NamedTuple
@@ -302,9 +302,14 @@ class NameForm:
     informative: bool  # says who paid: not empty, not only bank words ("FIRST NATIONAL BANK")
 
     def __reduce__(self) -> tuple:
-        # Pickled and copied by its fields: compiled by mypyc, a frozen class refuses the
-        # attribute assignments the default reduction restores it with.
-        return (NameForm, (self.simple, self.full, self.core, self.tokens, self.informative))
+        return by_fields(self)
+
+
+def by_fields(item) -> tuple:
+    """How a frozen data class of the engine pickles and copies: rebuilt from its fields.
+    Compiled by mypyc, a frozen class refuses the attribute assignments the default
+    reduction restores it with (``payments.matching.compiled``)."""
+    return (type(item), tuple(getattr(item, each.name) for each in fields(item)))
 
 
 _EMPTY = NameForm("", "", "", (), False)

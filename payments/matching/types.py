@@ -2,23 +2,18 @@
 
 Compiled by mypyc with the engine (``payments.matching.compiled``), a frozen class refuses
 the attribute assignments pickle and ``copy`` restore it with by default: each says how it
-is rebuilt from its fields (``__reduce__``), so suggestions travel back from the ranking
+is rebuilt from its fields (``__reduce__``, ``normalize.by_fields``), so suggestions travel back from the ranking
 workers and copy as they do in pure Python."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from payments.matching.normalize import account_key, name_form
-
-
-def _by_fields(item) -> tuple:
-    """How a frozen data class pickles and copies: rebuilt from its fields."""
-    return (type(item), tuple(getattr(item, each.name) for each in fields(item)))
+from payments.matching.normalize import account_key, by_fields, name_form
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +32,7 @@ class OpenInvoice:
     currency: str | None = None  # ISO 4217; None: the index's currency
 
     def __reduce__(self) -> tuple:
-        return _by_fields(self)
+        return by_fields(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +49,7 @@ class PaymentInput:
     payer_account: str | None = None  # the payer's IBAN or account number, when known
 
     def __reduce__(self) -> tuple:
-        return _by_fields(self)
+        return by_fields(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +66,7 @@ class Suggestion:
     currency: str | None = None
 
     def __reduce__(self) -> tuple:
-        return _by_fields(self)
+        return by_fields(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +76,7 @@ class AutoApplyDecision:
     reason: str
 
     def __reduce__(self) -> tuple:
-        return _by_fields(self)
+        return by_fields(self)
 
 
 @dataclass

@@ -40,11 +40,11 @@ def pure_engine():
             spec.loader.exec_module(module)
         return module
     finally:
-        for qualified, module in loaded.items():
-            if module is None:
+        for qualified, previous in loaded.items():
+            if previous is None:
                 sys.modules.pop(qualified, None)
             else:
-                sys.modules[qualified] = module
+                sys.modules[qualified] = previous
 
 
 def stamped(tmp_path, digest: str):
