@@ -8,7 +8,8 @@ application's modules, classes and compiled statements live as long as the proce
 each full collection walked them all again: 60-90 ms with the GIL held every ~150 requests,
 during which every thread of the worker stood still (measured in process: the slowest of
 300 invoice lists 94-109 ms with it, 24-29 ms frozen; full collections 3-8 ms). Importing the
-views here also takes the cost of the first request's imports (~270 ms) off a client.
+views here also takes the cost of the first request's imports (~270 ms) off a client, and
+reading Babel's currency data here that of the first invoice's (~0.1-0.2 s, GIL held).
 """
 
 import gc
@@ -35,6 +36,9 @@ threads = int(os.environ.get("GUNICORN_THREADS") or 8)
 def post_worker_init(worker):
     from django.urls import get_resolver
 
+    from arpilot.currencies import currency_places
+
     get_resolver().url_patterns  # noqa: B018 - imports every view and serializer now
+    currency_places("USD")  # Babel unpickles its global data on first use (~0.1-0.2 s)
     gc.collect()
     gc.freeze()

@@ -3,6 +3,7 @@ import sys
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.db.backends.signals import connection_created
 
 
 def _serving_in_this_process() -> bool:
@@ -21,6 +22,9 @@ class ArpilotConfig(AppConfig):
     def ready(self) -> None:
         from arpilot import checks  # noqa: F401  registers the start-up checks
         from arpilot.api import schema  # noqa: F401  registers the OpenAPI auth extension
+        from arpilot.db import fast_timestamps
+
+        connection_created.connect(fast_timestamps, dispatch_uid="arpilot.fast_timestamps")
 
         if settings.ARPILOT_TASKS_IN_PROCESS and _serving_in_this_process():
             from arpilot import inprocess

@@ -3,12 +3,16 @@ of numbering (sequences as column defaults)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC
 
+import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Func
 from django.utils.deconstruct import deconstructible
+from psycopg.pq import Format
 
 from arpilot.errors import Conflict
 
@@ -91,3 +95,63 @@ def statement_or_conflict() -> Iterator[None]:
     else:
         with transaction.atomic(savepoint=False):
             yield
+
+
+class _UtcTimestamptzLoader:
+    """psycopg's own (C) ``timestamptz`` loader for a connection whose session time zone is
+    UTC, in place of Django's.
+
+    Django registers a Python subclass of psycopg's pure-Python loader that parses the text
+    and then sets the connection's time zone on the result: ~3.2 µs a value against ~0.2 µs
+    for psycopg's C loader, which reads the session's ``TimeZone`` (UTC: Django sets it when
+    it connects) and gives the same aware datetimes, in ``datetime.timezone.utc``. A page of
+    100 invoices loads 200 of them. This class wraps it (the C class cannot be subclassed)
+    and carries the ``timezone`` attribute Django's cursors check."""
+
+    timezone = UTC
+    format = Format.TEXT
+
+    def __init__(self, oid: int, context=None) -> None:
+        loader = _c_timestamptz_loader()(oid, context)
+        self.load = loader.load  # the C method itself: psycopg calls ``load`` per value
+
+
+@functools.cache
+def _c_timestamptz_loader():
+    """psycopg's default text loader for ``timestamptz`` when it is its C implementation
+    (the ``psycopg[binary]`` build), else None (pure-Python psycopg: Django's stays)."""
+    loader = psycopg.adapters.get_loader(psycopg.postgres.types["timestamptz"].oid, Format.TEXT)
+    return loader if loader is not None and loader.__module__.startswith("psycopg_") else None
+
+
+def fast_timestamps(sender, connection, **kwargs) -> None:
+    """``connection_created``: on PostgreSQL, when the session's time zone is UTC (Django's
+    with ``USE_TZ`` and no database ``TIME_ZONE``), load ``timestamptz`` with psycopg's C
+    loader (``_UtcTimestamptzLoader``)."""
+    if connection.vendor != "postgresql" or connection.timezone != UTC:
+        return
+    if _c_timestamptz_loader() is None:
+        return
+    raw = connection.connection
+    if raw.info.parameter_status("TimeZone") != "UTC":
+        return
+    raw.adapters.register_loader("timestamptz", _UtcTimestamptzLoader)
+
+
+def index_dropped(model_name: str, name: str, field, *, table: str, index: str, column: str):
+    """A migration operation that drops only a foreign key's own index (``field`` is the
+    field as it becomes, with ``db_index=False``): the state changes as ``AlterField``
+    would, the database only loses the index, by the name Django gave it (the same on
+    PostgreSQL and SQLite). ``AlterField`` itself would also drop and re-add the foreign
+    key constraint, which re-checks every row. Reversible."""
+    from django.db import migrations
+
+    return migrations.SeparateDatabaseAndState(
+        state_operations=[migrations.AlterField(model_name=model_name, name=name, field=field)],
+        database_operations=[
+            migrations.RunSQL(
+                f'DROP INDEX IF EXISTS "{index}"',
+                reverse_sql=f'CREATE INDEX "{index}" ON "{table}" ("{column}")',
+            )
+        ],
+    )

@@ -267,8 +267,12 @@ class PaymentAllocation(OrgScopedModel):
         AUTO = "auto", "Auto-applied"
 
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="allocations")
+    # Indexed by ``allocation_invoice`` (invoice, unapplied_at): no index of its own.
     invoice = models.ForeignKey(
-        "receivables.Invoice", on_delete=models.RESTRICT, related_name="payment_allocations"
+        "receivables.Invoice",
+        on_delete=models.RESTRICT,
+        related_name="payment_allocations",
+        db_index=False,
     )
     amount = money_field()
     write_off_amount = money_field(default=ZERO)

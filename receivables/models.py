@@ -350,8 +350,14 @@ class JournalEntry(OrgScopedModel):
     memo = models.CharField(max_length=500, blank=True, default="")
     source = models.CharField(max_length=40, blank=True, default="")
     # SET_NULL: deleting an invoice that never moved money keeps its (reversed) entries.
+    # Indexed by ``journal_entry_invoice_kind`` (invoice, kind): no index of its own.
     invoice = models.ForeignKey(
-        Invoice, on_delete=models.SET_NULL, null=True, blank=True, related_name="journal_entries"
+        Invoice,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="journal_entries",
+        db_index=False,
     )
     reverses = models.OneToOneField(
         "self", on_delete=models.RESTRICT, null=True, blank=True, related_name="reversed_by"
@@ -382,7 +388,10 @@ class JournalLine(models.Model):
         "arpilot.Organization", on_delete=models.CASCADE, related_name="+"
     )
     entry = models.ForeignKey(JournalEntry, on_delete=models.RESTRICT, related_name="lines")
-    account = models.ForeignKey(Account, on_delete=models.RESTRICT, related_name="+")
+    # Indexed by ``journal_line_account_fund`` (account, fund): no index of its own.
+    account = models.ForeignKey(
+        Account, on_delete=models.RESTRICT, related_name="+", db_index=False
+    )
     fund = models.ForeignKey(Fund, on_delete=models.RESTRICT, related_name="+")
     debit = money_field(default=ZERO)
     credit = money_field(default=ZERO)

@@ -67,12 +67,14 @@ class AccountingChange(OrgScopedModel):
         blank=True,
         related_name="accounting_changes",
     )
+    # Indexed by ``change_payment_status`` (payment, status): no index of its own.
     payment = models.ForeignKey(
         "payments.Payment",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="accounting_changes",
+        db_index=False,
     )
     payload = models.JSONField(default=dict, help_text="What the general ledger needs")
 

@@ -41,6 +41,8 @@ class HexColorField(serializers.CharField):
 
 def iso_timestamp(value: datetime) -> str:
     """DRF's DateTimeField rendering: ISO 8601 in UTC with a ``Z``."""
+    if value.tzinfo is UTC:  # as the database gives them: only the offset to replace
+        return value.isoformat()[:-6] + "Z"
     text = value.astimezone(UTC).replace(tzinfo=None).isoformat()
     return text + "Z"
 

@@ -28,6 +28,9 @@ def test_a_worker_loads_every_view_then_freezes_it(conf):
     assert "receivables.api.views" in sys.modules
     assert "payments.api.views" in sys.modules
     assert gc.get_freeze_count() > 10_000  # the application's objects, out of collection
+    import babel.core
+
+    assert babel.core._global_data is not None  # unpickled before the first invoice, not in it
 
 
 def _load(monkeypatch, **env):
