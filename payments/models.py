@@ -336,8 +336,14 @@ class MatchSuggestion(models.Model):
     # (on_delete runs in the ORM), payments are never deleted on their own, and they are only
     # ever read through their payment.
     id = models.BigAutoField(primary_key=True)
+    # Not indexed: nothing reads suggestions by organization alone (an organization's
+    # deletion scans them once), and its index was a tenth of the cost of storing them.
     organization = models.ForeignKey(
-        "arpilot.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "arpilot.Organization",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     # (payment, rank) is unique: that index serves lookups by payment too.
     payment = models.ForeignKey(
