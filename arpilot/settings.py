@@ -125,9 +125,10 @@ else:
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Matching one payment reads customers whose names are like the payer's with pg_trgm's
-    # word-similarity operator (payments.services.match_candidates), at this threshold.
+    # word-similarity operator (payments.services.match_candidates), at this threshold first
+    # (and at a looser one for a payer it finds no close name for).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "options", "-c pg_trgm.word_similarity_threshold=0.45"
+        "options", "-c pg_trgm.word_similarity_threshold=0.7"
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The in-process task threads write too: wait for locks instead of failing, and take the

@@ -201,3 +201,50 @@ def test_payer_names_are_looked_up_through_the_trigram_index():
         cursor.execute("EXPLAIN " + queries.captured_queries[0]["sql"])
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "customer_name_trgm" in plan, plan
+
+
+@pytest.mark.django_db
+def test_a_payer_with_no_close_name_is_looked_up_again_loosely():
+    """Names are read at the strict cut first (0.7); a payer with no name that close (a
+    typo) is read again at the loose one in the same round trip, which is then set back."""
+    from decimal import Decimal
+
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from payments.matching import PaymentInput
+    from tests.factories import CustomerFactory
+    from tests.receivables.factories import make_invoice
+
+    organization = organization_create(name="typos")
+    novapath = CustomerFactory(organization=organization, company_name="Novapath Media")
+    exact = CustomerFactory(organization=organization, company_name="Blue Ridge Supply")
+    for customer in (novapath, exact):
+        make_invoice(organization, customer=customer, amount="120.00")
+
+    def read(payer):
+        payment = PaymentInput(id="p", amount=Decimal("99.00"), payment_date=None, payer_name=payer)
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            invoices, _ = candidate_book(organization.pk, [payment])
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW pg_trgm.word_similarity_threshold")
+                cut = cursor.fetchone()[0]
+        return {invoice.customer_id for invoice in invoices}, queries.captured_queries, cut
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT word_similarity('NOVPATH MEDIAA', 'NOVAPATH MEDIA'), "
+            "word_similarity('BLUE RIDGE SUPPLY', 'BLUE RIDGE SUPPLY')"
+        )
+        typo, same = cursor.fetchone()
+    assert 0.45 <= typo < 0.7 and same == 1.0
+
+    customers, statements, cut = read("NOVPATH MEDIAA")
+    assert novapath.pk in customers  # found by the loose read
+    loose = [q for q in statements if "SET LOCAL pg_trgm.word_similarity_threshold" in q["sql"]]
+    assert len(loose) == 1 and "= 0.45" in loose[0]["sql"]
+    assert cut == "0.7"  # set back for the rest of the transaction
+
+    customers, statements, cut = read("BLUE RIDGE SUPPLY")
+    assert customers == {exact.pk}  # a close name: the strict read was enough
+    assert not any("SET LOCAL" in q["sql"] for q in statements) and cut == "0.7"
