@@ -243,7 +243,9 @@ def candidate_book(
         if payers and (not rows or rows[0][-1] < len(payers)):
             # Some payer has no close name at the connection's strict cut (a typo, a name
             # written differently, a stranger): read again at the loose one, in the same
-            # round trip (SET LOCAL lasts to the end of the transaction: set it back).
+            # round trip (SET LOCAL lasts to the end of the transaction: set it back). Three
+            # statements in one string: Django's psycopg cursor binds client-side and sends
+            # them as one simple query (server-side binding would refuse it).
             cursor.execute(
                 f"SET LOCAL pg_trgm.word_similarity_threshold = {LOOSE_NAME_CUT}; {sql}; "
                 "SET LOCAL pg_trgm.word_similarity_threshold TO DEFAULT",
