@@ -70,7 +70,7 @@ MAX_CUSTOMERS = 40
 # ``pg_trgm.word_similarity_threshold``, is 0.7 on every connection (``arpilot.settings``,
 # DATABASES OPTIONS): for a payer of common words the trigram index hands out far fewer names
 # to recheck than at a low cut. A payer with no name scoring ``CLOSE_NAME`` at that cut (a
-# typo: "NOVAPTTH MERIA" for Novapath Media scores 0.45-0.7 by trigrams while the engine
+# typo: "NOVPATH MEDIAA" for Novapath Media scores 0.61 by trigrams while the engine
 # accepts it; a stranger) is read again at ``LOOSE_NAME_CUT``, below the engine's own
 # acceptance, so a name it would accept is read (bench/README.md, bench.matching_one).
 CLOSE_NAME = 0.8
