@@ -572,6 +572,24 @@ def _suggestion_lines(organization_id: int, rows: list[tuple], stamp: str) -> st
     )
 
 
+# A batch's old suggestions, looked up per payment through the (payment, rank) index, whatever
+# the planner believes of the table. It knows nothing of a table this very run is filling (never
+# analyzed: autovacuum off or behind), guessed thousands of rows per payment and hashed the ids
+# against a sequential scan of every stored suggestion, once per batch: a run's deletes grew
+# with the square of the book (1M payments: 110M rows read, 80 s of the database's CPU).
+# Planner settings are SET LOCAL (to the end of the transaction, which may be the caller's):
+# set back in the same round trip (client-side binding sends the statements as one string).
+_PLANNED_BY_INDEX = ("enable_seqscan", "enable_hashjoin", "enable_mergejoin")
+_SUGGESTIONS_DELETE = "; ".join(
+    [
+        *(f"SET LOCAL {name} = off" for name in _PLANNED_BY_INDEX),
+        f"DELETE FROM {MatchSuggestion._meta.db_table} "  # noqa: S608
+        "WHERE payment_id IN (SELECT unnest(%s::uuid[]))",
+        *(f"SET LOCAL {name} TO DEFAULT" for name in _PLANNED_BY_INDEX),
+    ]
+)
+
+
 def _suggestions_store(
     organization_id: int,
     payment_ids: list,
@@ -587,15 +605,9 @@ def _suggestions_store(
     if connection.vendor == "postgresql":
         if not replace:
             payment_ids = []
-        # IN (SELECT unnest(…)) is planned as index lookups per id; "= ANY(array)" of
-        # thousands of ids was planned as a sequential scan of every organization's rows.
         if payment_ids:
             with connection.cursor() as cursor:
-                cursor.execute(
-                    f"DELETE FROM {MatchSuggestion._meta.db_table} "  # noqa: S608
-                    "WHERE payment_id IN (SELECT unnest(%s::uuid[]))",
-                    [list(payment_ids)],
-                )
+                cursor.execute(_SUGGESTIONS_DELETE, [list(payment_ids)])
         if rows:
             copy_text += _suggestion_lines(
                 organization_id, rows, (stamp or timezone.now()).isoformat()

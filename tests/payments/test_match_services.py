@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from payments import services
@@ -367,3 +368,32 @@ def test_lost_import_tasks_are_swept_up(org, monkeypatch):
 
     assert sorted(sent) == sorted([str(lost.pk), str(stuck.pk)])
     assert str(fresh.pk) not in sent
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_old_suggestions_are_deleted_through_the_index_whatever_the_planner_believes(org):
+    # A table a run is filling, never analyzed, was hashed against a sequential scan per
+    # batch (the run's deletes grew with the square of the book).
+    payment = make_payment(org)
+    matching._suggestions_store(
+        org.pk, [payment.pk], [(payment.pk, 1, [str(uuid.uuid4())], ["INV-1"], Decimal(1), 0.5, [])]
+    )
+    table = MatchSuggestion._meta.db_table
+    statements = matching._SUGGESTIONS_DELETE.split("; ")
+    delete = next(s for s in statements if s.startswith("DELETE"))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")  # whatever the statistics say
+        for setting in (s for s in statements if s.startswith("SET LOCAL") and "= off" in s):
+            cursor.execute(setting)
+        cursor.execute("EXPLAIN " + delete, [[payment.pk]])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert f"Seq Scan on {table}" not in plan
+        assert "suggestion_rank_unique" in plan
+        transaction.set_rollback(True)
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        matching._suggestions_store(org.pk, [payment.pk], [])
+        assert not MatchSuggestion.objects.filter(payment=payment).exists()
+        # The planner settings are back for the rest of the caller's transaction.
+        cursor.execute("SHOW enable_seqscan")
+        assert cursor.fetchone() == ("on",)
