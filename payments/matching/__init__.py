@@ -6,7 +6,13 @@ from payments.matching import compiled as _compiled
 # Before any of the engine's modules is imported: a fresh build goes first on the path.
 COMPILED = _compiled.enable(__path__)
 
-from payments.matching.engine import MatchIndex, decide, name_similarity  # noqa: E402
+from payments.matching.engine import (  # noqa: E402
+    ALTERNATIVE_FLOOR,
+    MatchIndex,
+    decide,
+    name_similarity,
+    worth_showing,
+)
 from payments.matching.normalize import invoice_number_key, name_form, number_mentions  # noqa: E402
 from payments.matching.types import (  # noqa: E402
     AutoApplyDecision,
@@ -17,6 +23,7 @@ from payments.matching.types import (  # noqa: E402
 )
 
 __all__ = [
+    "ALTERNATIVE_FLOOR",
     "COMPILED",
     "AutoApplyDecision",
     "MatchIndex",
@@ -29,4 +36,5 @@ __all__ = [
     "name_form",
     "name_similarity",
     "number_mentions",
+    "worth_showing",
 ]

@@ -20,7 +20,14 @@ from arpilot.money import MILL, money_value
 from arpilot.queueing import task_send_on_commit
 from customers.models import Contact
 from payments import lock_objects, tasks
-from payments.matching import MatchIndex, OpenInvoice, PayerHistory, PaymentInput, decide
+from payments.matching import (
+    MatchIndex,
+    OpenInvoice,
+    PayerHistory,
+    PaymentInput,
+    decide,
+    worth_showing,
+)
 from payments.matching.parallel import suggest_chunks
 from payments.models import MatchSuggestion, PayerCustomerHistory, Payment, PaymentSettings
 from payments.selectors import payment_hold_rendering
@@ -449,6 +456,7 @@ class _ChunkRows:
         for payment, suggestions in zip(self.payments[start:end], ranked, strict=True):
             hit = self.rules.hits.get(payment.id) if self.rules is not None else None
             ranked_by_engine = suggestions  # what the auto-apply policy decides on
+            suggestions = worth_showing(suggestions)  # what is stored
             if hit is not None:
                 suggestions = self.rules.adjust(payment, suggestions)
             for rank, suggestion in enumerate(suggestions, start=1):

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from payments import services
+from payments.matching import ALTERNATIVE_FLOOR, Suggestion, worth_showing
 from payments.models import MatchSuggestion, PayerCustomerHistory, Payment
 from payments.services import matching
 from tests.factories import ContactFactory, CustomerFactory
@@ -368,6 +369,50 @@ def test_lost_import_tasks_are_swept_up(org, monkeypatch):
 
     assert sorted(sent) == sorted([str(lost.pk), str(stuck.pk)])
     assert str(fresh.pk) not in sent
+
+
+def _suggestion(score: float, invoice: str = "x") -> Suggestion:
+    return Suggestion(invoice_ids=(invoice,), amount=Decimal("10.00"), score=score, reasons=[])
+
+
+def test_alternatives_scored_below_the_floor_are_not_stored_the_best_always_is():
+    floor = ALTERNATIVE_FLOOR
+    shown = worth_showing(
+        [_suggestion(0.9), _suggestion(0.3), _suggestion(floor), _suggestion(floor - 0.001)]
+    )
+    assert [s.score for s in shown] == [0.9, 0.3, floor]
+    # A payment with only weak candidates still shows its best guess.
+    assert [s.score for s in worth_showing([_suggestion(0.01), _suggestion(0.005)])] == [0.01]
+
+
+def test_the_floor_leaves_the_auto_apply_decision_to_the_engine_ranking(org, customer):
+    payment = make_payment(org, amount="420.00")
+    inputs, _ = matching._match_inputs(org.pk, [payment.pk])
+    options = services.payment_settings_get(organization=org)
+    finish = matching._ChunkRows(
+        org_id=org.pk,
+        payments=inputs,
+        numbers={"a": "INV-A", "b": "INV-B"},
+        as_copy_text=False,
+        stamp=timezone.now().isoformat(),
+        decide_options=options,
+        today=timezone.localdate(),
+        unapplied_before=set(),
+    )
+    seen = []
+    real_decide = matching._ChunkRows._decide
+
+    def decide(self, payment, suggestions):
+        seen.append([s.score for s in suggestions])
+        return real_decide(self, payment, suggestions)
+
+    matching._ChunkRows._decide = decide
+    try:
+        rows, count, _ = finish(0, 1, [[_suggestion(0.97, "a"), _suggestion(0.001, "b")]])
+    finally:
+        matching._ChunkRows._decide = real_decide
+    assert seen == [[0.97, 0.001]]  # decided on what the engine ranked, margin included
+    assert count == 1 and [row[3] for row in rows] == [["INV-A"]]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
