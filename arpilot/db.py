@@ -4,7 +4,7 @@ of numbering (sequences as column defaults)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC
 
@@ -95,6 +95,29 @@ def statement_or_conflict() -> Iterator[None]:
     else:
         with transaction.atomic(savepoint=False):
             yield
+
+
+def execute_with_settings(cursor, sql: str, params, settings: Mapping[str, object]) -> None:
+    """Run one statement with PostgreSQL settings changed for it alone, in one round trip:
+    ``SET LOCAL name = value`` before it, ``SET LOCAL name TO DEFAULT`` after (SET LOCAL
+    would otherwise last to the end of the transaction, which may be the caller's; DEFAULT
+    is the connection's own value, its startup options included). Django's psycopg cursor
+    binds client-side and sends the statements as one string (server-side binding would
+    refuse it). The cursor is left on the statement's result.
+
+    ``settings`` are constants of ours (names and values are written into the SQL)."""
+    cursor.execute(
+        "; ".join(
+            [
+                *(f"SET LOCAL {name} = {value}" for name, value in settings.items()),
+                sql,
+                *(f"SET LOCAL {name} TO DEFAULT" for name in settings),
+            ]
+        ),
+        params,
+    )
+    for _ in settings:
+        cursor.nextset()
 
 
 class _UtcTimestamptzLoader:

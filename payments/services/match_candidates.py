@@ -37,6 +37,7 @@ from decimal import Decimal
 
 from django.db import connection
 
+from arpilot.db import execute_with_settings
 from customers.models import Contact, Customer
 from payments.matching import OpenInvoice, PayerHistory, PaymentInput
 from payments.matching.engine import (
@@ -243,15 +244,10 @@ def candidate_book(
         if payers and (not rows or rows[0][-1] < len(payers)):
             # Some payer has no close name at the connection's strict cut (a typo, a name
             # written differently, a stranger): read again at the loose one, in the same
-            # round trip (SET LOCAL lasts to the end of the transaction: set it back). Three
-            # statements in one string: Django's psycopg cursor binds client-side and sends
-            # them as one simple query (server-side binding would refuse it).
-            cursor.execute(
-                f"SET LOCAL pg_trgm.word_similarity_threshold = {LOOSE_NAME_CUT}; {sql}; "
-                "SET LOCAL pg_trgm.word_similarity_threshold TO DEFAULT",
-                params,
+            # round trip.
+            execute_with_settings(
+                cursor, sql, params, {"pg_trgm.word_similarity_threshold": LOOSE_NAME_CUT}
             )
-            cursor.nextset()
             rows = cursor.fetchall()
         rows = [row[:-1] for row in rows]
         customer_ids = sorted({row[2] for row in rows}, key=str)

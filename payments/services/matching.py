@@ -16,6 +16,7 @@ from django.utils import timezone
 
 # payments.tasks imports this package too; both sides only use the other's attributes when
 # called, so the cycle is safe at import time.
+from arpilot.db import execute_with_settings
 from arpilot.money import MILL, money_value
 from arpilot.queueing import task_send_on_commit
 from customers.models import Contact
@@ -585,16 +586,10 @@ def _suggestion_lines(organization_id: int, rows: list[tuple], stamp: str) -> st
 # analyzed: autovacuum off or behind), guessed thousands of rows per payment and hashed the ids
 # against a sequential scan of every stored suggestion, once per batch: a run's deletes grew
 # with the square of the book (1M payments: 110M rows read, 80 s of the database's CPU).
-# Planner settings are SET LOCAL (to the end of the transaction, which may be the caller's):
-# set back in the same round trip (client-side binding sends the statements as one string).
-_PLANNED_BY_INDEX = ("enable_seqscan", "enable_hashjoin", "enable_mergejoin")
-_SUGGESTIONS_DELETE = "; ".join(
-    [
-        *(f"SET LOCAL {name} = off" for name in _PLANNED_BY_INDEX),
-        f"DELETE FROM {MatchSuggestion._meta.db_table} "  # noqa: S608
-        "WHERE payment_id IN (SELECT unnest(%s::uuid[]))",
-        *(f"SET LOCAL {name} TO DEFAULT" for name in _PLANNED_BY_INDEX),
-    ]
+_PLANNED_BY_INDEX = {"enable_seqscan": "off", "enable_hashjoin": "off", "enable_mergejoin": "off"}
+_SUGGESTIONS_DELETE = (
+    f"DELETE FROM {MatchSuggestion._meta.db_table} "  # noqa: S608
+    "WHERE payment_id IN (SELECT unnest(%s::uuid[]))"
 )
 
 
@@ -615,7 +610,9 @@ def _suggestions_store(
             payment_ids = []
         if payment_ids:
             with connection.cursor() as cursor:
-                cursor.execute(_SUGGESTIONS_DELETE, [list(payment_ids)])
+                execute_with_settings(
+                    cursor, _SUGGESTIONS_DELETE, [list(payment_ids)], _PLANNED_BY_INDEX
+                )
         if rows:
             copy_text += _suggestion_lines(
                 organization_id, rows, (stamp or timezone.now()).isoformat()

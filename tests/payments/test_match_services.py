@@ -8,6 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from arpilot.db import execute_with_settings
 from payments import services
 from payments.matching import ALTERNATIVE_FLOOR, Suggestion, worth_showing
 from payments.models import MatchSuggestion, PayerCustomerHistory, Payment
@@ -385,7 +386,7 @@ def test_alternatives_scored_below_the_floor_are_not_stored_the_best_always_is()
     assert [s.score for s in worth_showing([_suggestion(0.01), _suggestion(0.005)])] == [0.01]
 
 
-def test_the_floor_leaves_the_auto_apply_decision_to_the_engine_ranking(org, customer):
+def test_the_floor_leaves_the_auto_apply_decision_to_the_engine_ranking(org, customer, monkeypatch):
     payment = make_payment(org, amount="420.00")
     inputs, _ = matching._match_inputs(org.pk, [payment.pk])
     options = services.payment_settings_get(organization=org)
@@ -406,11 +407,8 @@ def test_the_floor_leaves_the_auto_apply_decision_to_the_engine_ranking(org, cus
         seen.append([s.score for s in suggestions])
         return real_decide(self, payment, suggestions)
 
-    matching._ChunkRows._decide = decide
-    try:
-        rows, count, _ = finish(0, 1, [[_suggestion(0.97, "a"), _suggestion(0.001, "b")]])
-    finally:
-        matching._ChunkRows._decide = real_decide
+    monkeypatch.setattr(matching._ChunkRows, "_decide", decide)
+    rows, count, _ = finish(0, 1, [[_suggestion(0.97, "a"), _suggestion(0.001, "b")]])
     assert seen == [[0.97, 0.001]]  # decided on what the engine ranked, margin included
     assert count == 1 and [row[3] for row in rows] == [["INV-A"]]
 
@@ -424,13 +422,14 @@ def test_old_suggestions_are_deleted_through_the_index_whatever_the_planner_beli
         org.pk, [payment.pk], [(payment.pk, 1, [str(uuid.uuid4())], ["INV-1"], Decimal(1), 0.5, [])]
     )
     table = MatchSuggestion._meta.db_table
-    statements = matching._SUGGESTIONS_DELETE.split("; ")
-    delete = next(s for s in statements if s.startswith("DELETE"))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {table}")  # whatever the statistics say
-        for setting in (s for s in statements if s.startswith("SET LOCAL") and "= off" in s):
-            cursor.execute(setting)
-        cursor.execute("EXPLAIN " + delete, [[payment.pk]])
+        execute_with_settings(
+            cursor,
+            "EXPLAIN " + matching._SUGGESTIONS_DELETE,
+            [[payment.pk]],
+            matching._PLANNED_BY_INDEX,
+        )
         plan = "\n".join(row[0] for row in cursor.fetchall())
         assert f"Seq Scan on {table}" not in plan
         assert "suggestion_rank_unique" in plan
