@@ -37,7 +37,7 @@ from payments.matching.normalize import (
     number_mentions,
     to_cents,
 )
-from payments.matching.subsets import consecutive_runs, pair_sums, small_subsets
+from payments.matching.subsets import consecutive_runs, pair_sums, pairs_in, small_subsets
 from payments.matching.types import (
     AutoApplyDecision,
     OpenInvoice,
@@ -121,9 +121,9 @@ class _Customer:
     sorted_amounts: list[int] = field(default_factory=list)  # ascending, for short-pay search
     sorted_invoices: list[int] = field(default_factory=list)
     window_end: int = 0  # the rank of the newest of its oldest RUN_POOL invoices
-    _pair_sums: dict[int, list[tuple[int, int]]] | None = None
+    _pair_sums: dict[int, int] | None = None  # packed (``subsets.pair_sums``)
 
-    def pool_pair_sums(self) -> dict[int, list[tuple[int, int]]]:
+    def pool_pair_sums(self) -> dict[int, int]:
         if self._pair_sums is None:
             self._pair_sums = pair_sums(self.amounts[:SUBSET_POOL])
         return self._pair_sums
@@ -787,7 +787,7 @@ class MatchIndex:
             if i not in named_set:
                 add([*named, i])
                 added += 1
-        for p, q in customer.pool_pair_sums().get(remainder, ()):
+        for p, q in pairs_in(customer.pool_pair_sums().get(remainder, 0)):
             i, j = customer.invoices[p], customer.invoices[q]
             if i not in named_set and j not in named_set:
                 add([*named, i, j])

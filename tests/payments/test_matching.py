@@ -6,6 +6,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from payments.matching import (
     MatchIndex,
@@ -21,7 +23,7 @@ from payments.matching import (
 )
 from payments.matching.normalize import to_cents
 from payments.matching.parallel import suggest_all
-from payments.matching.subsets import consecutive_runs, small_subsets
+from payments.matching.subsets import consecutive_runs, pair_sums, pairs_in, small_subsets
 from tests.payments.test_matching_compiled import pure_engine
 
 TODAY = date(2026, 6, 30)
@@ -590,6 +592,25 @@ def test_small_subsets_are_bounded():
     assert len(small_subsets(amounts, 300, max_results=10)) == 10
     assert small_subsets(amounts, 300, max_size=2) == []
     assert small_subsets([100, 200], 0) == []
+
+
+@given(st.lists(st.integers(min_value=1, max_value=300), max_size=40))
+def test_pair_sums_pack_every_pair_in_order(amounts):
+    expected: dict[int, list[tuple[int, int]]] = {}
+    for i, j in itertools.combinations(range(len(amounts)), 2):
+        expected.setdefault(amounts[i] + amounts[j], []).append((i, j))
+
+    sums = pair_sums(amounts)
+
+    assert list(sums) == list(expected)  # the sums in the order first met
+    assert {total: pairs_in(packed) for total, packed in sums.items()} == expected
+    assert pairs_in(0) == []
+
+
+def test_pair_sums_take_at_most_256_amounts():
+    assert pairs_in(pair_sums([1] * 256)[2])[-1] == (254, 255)
+    with pytest.raises(ValueError, match="at most 256"):
+        pair_sums([1] * 257)
 
 
 def test_subset_search_uses_only_the_oldest_invoices_of_the_customer():
