@@ -14,12 +14,13 @@ from django.db.models import CharField, Count, IntegerField, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-# payments.tasks imports this package too; both sides only use the other's attributes when
-# called, so the cycle is safe at import time.
 from arpilot.db import execute_with_settings
 from arpilot.money import MILL, money_value
 from arpilot.queueing import task_send_on_commit
 from customers.models import Contact
+
+# payments.tasks imports this package too; both sides only use the other's attributes when
+# called, so the cycle is safe at import time.
 from payments import lock_objects, tasks
 from payments.matching import (
     MatchIndex,
