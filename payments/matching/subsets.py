@@ -101,11 +101,12 @@ def small_subsets(
                         return found
     if max_size >= 4 and len(amounts) >= 4 and sum(ascending[:4]) <= target <= sum(ascending[-4:]):
         for total, pairs in sums.items():
-            rest = sums.get(target - total, 0)
-            if not rest:
+            packed_rest = sums.get(target - total, 0)
+            if not packed_rest:
                 continue
+            rest = pairs_in(packed_rest)  # read once, not once per pair of the outer loop
             for i, j in pairs_in(pairs):
-                for k, m in pairs_in(rest):
+                for k, m in rest:
                     if j < k:
                         found.append((i, j, k, m))
                         if len(found) >= max_results:
